@@ -1,0 +1,148 @@
+// Typed configuration from the environment. Pure: fromEnv(env) reads only its argument,
+// so tests build configs without touching process.env. Every bad variable is reported at
+// once, each by name, so an operator fixes them in one pass.
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  s3: {
+    /** undefined: start the embedded local S3 server (s3rver) under dataDir. */
+    endpoint: string | undefined;
+    region: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    forcePathStyle: boolean;
+    embeddedPort: number;
+  };
+  dataDir: string;
+  backupBucket: string;
+  imageBucket: string;
+  importBucket: string;
+  imagePublicBaseUrl: string | undefined;
+  imageSourceHosts: string[];
+  imageAllowPrivateNetworks: boolean;
+  kicksdb: { baseUrl: string; apiKey: string | undefined; requestsPerMinute: number };
+  alertWebhookUrl: string | undefined;
+  httpPort: number;
+  httpHost: string;
+  logLevel: LogLevel;
+  shutdownTimeoutMs: number;
+  monitorIntervalMs: number;
+  scheduleTimezone: string;
+  backupEncryptionKey: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function fromEnv(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const str = (name: string, fallback?: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? fallback : v.trim();
+  };
+  const url = (name: string, protocols: string[], fallback?: string): string | undefined => {
+    const v = str(name, fallback);
+    if (v === undefined) return undefined;
+    try {
+      const u = new URL(v);
+      if (!protocols.includes(u.protocol)) {
+        problems.push(`${name} must be a ${protocols.join(' or ')} URL (got protocol "${u.protocol}")`);
+      }
+    } catch {
+      problems.push(`${name} is not a valid URL`);
+    }
+    return v;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const v = str(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max} (got "${v}")`);
+      return fallback;
+    }
+    return n;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const v = str(name);
+    if (v === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off)$/i.test(v)) return false;
+    problems.push(`${name} must be true or false (got "${v}")`);
+    return fallback;
+  };
+  const name = (varName: string, fallback: string): string => {
+    const v = str(varName, fallback)!;
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v)) {
+      problems.push(`${varName} must be a valid bucket name: 3-63 lower-case letters, digits, '.' or '-' (got "${v}")`);
+    }
+    return v;
+  };
+
+  const logLevel = (str('LOG_LEVEL', 'info') as string).toLowerCase() as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+
+  const queuePrefix = str('QUEUE_PREFIX', 'fleet')!;
+  if (!/^[A-Za-z0-9_{}.-]{1,64}$/.test(queuePrefix)) {
+    problems.push(`QUEUE_PREFIX may hold only letters, digits, '_', '-', '.', '{' and '}' (got "${queuePrefix}")`);
+  }
+  const encryptionKey = str('BACKUP_ENCRYPTION_KEY');
+  if (encryptionKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(encryptionKey) && Buffer.from(encryptionKey, 'base64').length !== 32) {
+    problems.push('BACKUP_ENCRYPTION_KEY must be 32 bytes, as 64 hex digits or base64');
+  }
+  const timezone = str('SCHEDULE_TIMEZONE', 'UTC')!;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+  } catch {
+    problems.push(`SCHEDULE_TIMEZONE is not a known IANA time zone (got "${timezone}")`);
+  }
+
+  const config: Config = {
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://127.0.0.1:5432/fleet')!,
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379')!,
+    queuePrefix,
+    s3: {
+      endpoint: url('S3_ENDPOINT', ['http:', 'https:']),
+      region: str('S3_REGION', 'us-east-1')!,
+      accessKeyId: str('S3_ACCESS_KEY_ID', 'S3RVER')!,
+      secretAccessKey: str('S3_SECRET_ACCESS_KEY', 'S3RVER')!,
+      forcePathStyle: bool('S3_FORCE_PATH_STYLE', true),
+      embeddedPort: int('S3_EMBEDDED_PORT', 9470, 1, 65535),
+    },
+    dataDir: str('FLEET_DATA_DIR', '.data')!,
+    backupBucket: name('BACKUP_BUCKET', 'backups'),
+    imageBucket: name('IMAGE_BUCKET', 'product-images'),
+    importBucket: name('IMPORT_BUCKET', 'imports'),
+    imagePublicBaseUrl: url('IMAGE_PUBLIC_BASE_URL', ['http:', 'https:']),
+    imageSourceHosts: (str('IMAGE_SOURCE_HOSTS', '*.r2.dev,*.r2.cloudflarestorage.com,ae01.alicdn.com,*.alicdn.com,images.stockx.com,image.goat.com')!)
+      .split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+    imageAllowPrivateNetworks: bool('IMAGE_ALLOW_PRIVATE_NETWORKS', false),
+    kicksdb: {
+      baseUrl: url('KICKSDB_BASE_URL', ['http:', 'https:'], 'https://api.kicks.dev')!,
+      apiKey: str('KICKSDB_API_KEY'),
+      requestsPerMinute: int('KICKSDB_REQUESTS_PER_MINUTE', 640, 1, 100_000),
+    },
+    alertWebhookUrl: url('ALERT_WEBHOOK_URL', ['http:', 'https:']),
+    httpPort: int('HTTP_PORT', 9464, 0, 65535),
+    httpHost: str('HTTP_HOST', '0.0.0.0')!,
+    logLevel,
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    monitorIntervalMs: int('MONITOR_INTERVAL_MS', 15_000, 100, 3_600_000),
+    scheduleTimezone: timezone,
+    backupEncryptionKey: encryptionKey,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

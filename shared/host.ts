@@ -1,0 +1,132 @@
+import { Worker, WaitingError, UnrecoverableError, type Job } from 'bullmq';
+import type { Services } from './services.ts';
+import type { AnyJob, JobContext, JobEnvelope } from './job.ts';
+import { validatePayload, jobOptions } from './queues.ts';
+import { AuditWriter } from './audit.ts';
+import { jobMetrics, primeJobMetrics } from './metrics.ts';
+import { workerConnection } from './redis.ts';
+import { closeAll } from './shutdown.ts';
+import { errorMessage } from './errors.ts';
+
+export interface Host {
+  readonly queues: string[];
+  /** Stops taking jobs, lets active ones finish within the shutdown timeout, closes workers. */
+  close(): Promise<void>;
+}
+
+/** Hosts still running in this process; tests assert none is left behind. */
+export const liveHosts = new Set<Host>();
+
+function envelopeOf(data: unknown): JobEnvelope {
+  // Jobs added by other tools (or raw BullMQ) carry the payload directly.
+  if (data && typeof data === 'object' && 'payload' in data && 'enqueuedBy' in data) return data as JobEnvelope;
+  return { payload: data, enqueuedBy: 'unknown' };
+}
+
+/**
+ * Runs job definitions as BullMQ workers: validates payloads, gives each handler its
+ * context, and records every attempt in logs, metrics and job_runs.
+ */
+export async function startHost(services: Services, jobs: readonly AnyJob[]): Promise<Host> {
+  const { log, config } = services;
+  const metrics = jobMetrics();
+  primeJobMetrics(jobs.map((j) => j.name));
+  const audit = new AuditWriter(services.db, log);
+  const shutdown = new AbortController();
+  let shuttingDown = false;
+
+  const processorFor = (def: AnyJob) => async (job: Job, token?: string): Promise<unknown> => {
+    const envelope = envelopeOf(job.data);
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? jobOptions(def).attempts ?? 1;
+    const jobLog = log.child({ queue: def.name, jobId: job.id, attempt });
+    const startedAt = new Date();
+    const base = { queue: def.name, jobId: job.id!, attempt, name: job.name, payload: envelope.payload, enqueuedBy: envelope.enqueuedBy, startedAt };
+    let detail: unknown;
+    audit.record({ ...base, state: 'active' });
+    metrics.jobsActive.inc({ queue: def.name });
+    const stopTimer = metrics.jobDuration.startTimer({ queue: def.name });
+
+    const signals = [shutdown.signal];
+    if (def.timeoutMs) signals.push(AbortSignal.timeout(def.timeoutMs));
+    const signal = AbortSignal.any(signals);
+    const ctx: JobContext = {
+      job: { id: job.id!, queue: def.name, attempt, enqueuedBy: envelope.enqueuedBy, timestamp: job.timestamp },
+      log: jobLog, db: services.db, s3: services.s3, redis: services.redis, config, signal,
+      progress: (value) => job.updateProgress(value),
+      enqueue: (name, payload, options) => services.producer.enqueue(name, payload, { enqueuedBy: `job:${def.name}:${job.id}`, ...options }),
+      audit: (d) => { detail = d; },
+    };
+    try {
+      jobLog.debug('job started');
+      const payload = validatePayload(def, envelope.payload);
+      const result = await def.handler(payload, ctx);
+      metrics.jobsTotal.inc({ queue: def.name, status: 'completed' });
+      audit.record({ ...base, state: 'completed', finishedAt: new Date(), result, detail });
+      jobLog.info({ ms: Date.now() - startedAt.getTime() }, 'job completed');
+      return result;
+    } catch (err) {
+      // Shutdown interrupted the job: hand it back to the queue untouched, no attempt spent.
+      if (shuttingDown && signal.aborted && token) {
+        await job.moveToWait(token);
+        audit.record({ ...base, state: 'retrying', finishedAt: new Date(), error: 'interrupted by shutdown; returned to the queue' });
+        jobLog.warn('job interrupted by shutdown; returned to the queue');
+        throw new WaitingError();
+      }
+      const final = err instanceof UnrecoverableError || attempt >= maxAttempts;
+      metrics.jobsTotal.inc({ queue: def.name, status: final ? 'failed' : 'retried' });
+      audit.record({ ...base, state: final ? 'failed' : 'retrying', finishedAt: new Date(), error: errorMessage(err), detail });
+      jobLog[final ? 'error' : 'warn']({ err, final }, final ? 'job failed' : 'job attempt failed; will retry');
+      throw err;
+    } finally {
+      stopTimer();
+      metrics.jobsActive.dec({ queue: def.name });
+    }
+  };
+
+  const connections = jobs.map(() => workerConnection(config.redisUrl));
+  const workers = jobs.map((def, i) => {
+    const worker = new Worker(def.name, processorFor(def), {
+      connection: connections[i]!,
+      prefix: config.queuePrefix,
+      concurrency: def.concurrency ?? 1,
+      lockDuration: def.lockDurationMs ?? 30_000,
+      maxStalledCount: 2,
+      autorun: true,
+    });
+    worker.on('error', (err) => log.error({ err, queue: def.name }, 'worker error'));
+    return worker;
+  });
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  log.info({ queues: jobs.map((j) => j.name) }, 'workers started');
+
+  let closing: Promise<void> | undefined;
+  const host: Host = {
+    queues: jobs.map((j) => j.name),
+    close: () => (closing ??= (async () => {
+      shuttingDown = true;
+      // Phase 1: stop fetching and let active jobs finish on their own, up to the timeout.
+      const drained = Promise.allSettled(workers.map((w) => w.close()));
+      const timedOut = await Promise.race([
+        drained.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), config.shutdownTimeoutMs).unref()),
+      ]);
+      if (timedOut) {
+        // Phase 2: ask handlers to stop; interrupted jobs go back to the queue (see catch above).
+        log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timeout: interrupting active jobs');
+        shutdown.abort(new Error('shutdown'));
+        const settled = await Promise.race([drained.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5_000).unref())]);
+        // Phase 3: a handler that ignores its signal keeps its lock until it expires; the
+        // job is then picked up again as stalled.
+        if (!settled) await Promise.allSettled(workers.map((w) => w.close(true)));
+      }
+      await closeAll(log, [
+        ['audit', () => audit.close()],
+        ...connections.map((c, i): [string, () => Promise<void>] => [`redis of worker ${jobs[i]!.name}`, async () => { await c.quit(); }]),
+      ]);
+      liveHosts.delete(host);
+    })()),
+  };
+  liveHosts.add(host);
+  return host;
+}

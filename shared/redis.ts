@@ -1,0 +1,31 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export type { Redis };
+
+/**
+ * Producers (CLI, HTTP API, enqueue from a job) fail fast when Redis is down, so the
+ * caller gets an error instead of a silently queued command.
+ */
+export function producerConnection(url: string, extra: RedisOptions = {}): Redis {
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 5_000,
+    lazyConnect: false,
+    ...extra,
+  });
+  redis.on('error', () => {}); // reported by the command that failed; avoid unhandled 'error'
+  return redis;
+}
+
+/** Workers block on Redis and must keep retrying forever (BullMQ requires maxRetriesPerRequest: null). */
+export function workerConnection(url: string, extra: RedisOptions = {}): Redis {
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: false,
+    retryStrategy: (times) => Math.min(times * 200, 5_000),
+    ...extra,
+  });
+  redis.on('error', () => {});
+  return redis;
+}

@@ -1,0 +1,5 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Services } from '../../shared/services.ts';
+
+/** HTTP plugins mounted beside /metrics and /healthz (the admin API and UI go here). */
+export const httpPlugins: FastifyPluginAsync<{ services: Services }>[] = [];

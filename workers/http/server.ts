@@ -1,0 +1,43 @@
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { registry } from '../../shared/metrics.ts';
+import type { Services } from '../../shared/services.ts';
+
+async function probe(fn: () => Promise<unknown>, timeoutMs: number): Promise<string> {
+  try {
+    await Promise.race([fn(), new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref())]);
+    return 'up';
+  } catch (err) {
+    return `down: ${(err as Error).message}`;
+  }
+}
+
+/** Checks PostgreSQL and Redis; ok only when both answer. */
+export async function health(services: Pick<Services, 'db' | 'redis'>, timeoutMs = 2_000) {
+  const [postgres, redis] = await Promise.all([
+    probe(() => services.db.query('SELECT 1'), timeoutMs),
+    probe(() => services.redis.ping(), timeoutMs),
+  ]);
+  return { ok: postgres === 'up' && redis === 'up', postgres, redis };
+}
+
+/**
+ * The HTTP server every fleet process runs: /metrics and /healthz stay open for scrapers
+ * and probes; plugins (the admin API and UI) add the authenticated rest.
+ */
+export async function startHttp(services: Services, plugins: FastifyPluginAsync<{ services: Services }>[] = [], port = services.config.httpPort): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+  app.get('/healthz', async (_req, reply) => {
+    const h = await health(services);
+    reply.code(h.ok ? 200 : 503);
+    return { status: h.ok ? 'ok' : 'degraded', postgres: h.postgres, redis: h.redis };
+  });
+  for (const plugin of plugins) await app.register(plugin, { services });
+  await app.listen({ port, host: services.config.httpHost });
+  const address = app.server.address();
+  services.log.info({ port: typeof address === 'object' && address ? address.port : port }, 'http server listening');
+  return app;
+}
