@@ -10,6 +10,7 @@ import { errorMessage } from './errors.ts';
 
 export interface Host {
   readonly queues: string[];
+  readonly workers: readonly Worker[];
   /** Stops taking jobs, lets active ones finish within the shutdown timeout, closes workers. */
   close(): Promise<void>;
 }
@@ -103,6 +104,7 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
   let closing: Promise<void> | undefined;
   const host: Host = {
     queues: jobs.map((j) => j.name),
+    workers,
     close: () => (closing ??= (async () => {
       shuttingDown = true;
       // Phase 1: stop fetching and let active jobs finish on their own, up to the timeout.

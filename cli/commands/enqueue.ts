@@ -1,0 +1,99 @@
+import { QueueEvents, Job } from 'bullmq';
+import type { Command, Io } from '../command.ts';
+import { parse, withProducer, UsageError } from '../command.ts';
+import { workerConnection } from '../../shared/redis.ts';
+
+function parseData(text: string | undefined): unknown {
+  if (text === undefined) return {};
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--data is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function renderProgress(io: Io, progress: unknown): void {
+  if (!io.isTTY) return;
+  let pct: number | undefined;
+  let label = '';
+  if (typeof progress === 'number') pct = progress;
+  else if (progress && typeof progress === 'object') {
+    const p = progress as { done?: number; total?: number };
+    if (typeof p.done === 'number') {
+      label = p.total ? `${p.done}/${p.total}` : `${p.done}`;
+      if (p.total) pct = (100 * p.done) / p.total;
+    }
+  }
+  const width = 30;
+  const filled = pct === undefined ? 0 : Math.max(0, Math.min(width, Math.round((pct / 100) * width)));
+  const bar = pct === undefined ? '' : `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${pct.toFixed(0)}% `;
+  process.stderr.write(`\r\x1b[K${bar}${label}`);
+}
+
+export const enqueueCommand: Command = {
+  name: 'enqueue',
+  summary: 'Add a job to its queue, optionally waiting for the result',
+  help: `Usage: fleet enqueue <job> [--data '<json>'] [--wait] [--timeout <seconds>] [--job-id <id>]
+
+Validates the payload against the job's schema, then adds the job.
+  --data      the payload as JSON [{}]
+  --wait      wait for the job to finish: exit 0 and print the result as one JSON line,
+              last on stdout; exit 1 and print the failure reason on stderr if it fails.
+              Progress is shown on a terminal.
+  --timeout   with --wait, give up after this many seconds (exit 3) [no limit]
+  --job-id    a custom job id; adding the same id twice adds the job once
+Without --wait, prints {"job","id"} as one JSON line.
+
+Examples:
+  fleet enqueue mv-refresh --wait
+  fleet enqueue mv-refresh --data '{"views":["low_stock_report"]}' --wait`,
+  async run(args, io) {
+    const { values, positionals } = parse(args, {
+      data: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' }, 'job-id': { type: 'string' },
+    });
+    const [name, ...extra] = positionals;
+    if (!name) throw new UsageError('which job? (fleet enqueue <job>)');
+    if (extra.length) throw new UsageError(`unexpected argument: ${extra[0]}`);
+    const payload = parseData(values.data);
+    const timeoutS = values.timeout === undefined ? undefined : Number(values.timeout);
+    if (timeoutS !== undefined && !(timeoutS > 0)) throw new UsageError('--timeout must be a positive number of seconds');
+
+    return withProducer(io, async (producer, config) => {
+      producer.job(name); // unknown job → error listing the valid ones, before touching Redis
+      if (!values.wait) {
+        const id = await producer.enqueue(name, payload, { enqueuedBy: 'cli', jobId: values['job-id'] });
+        io.out(JSON.stringify({ job: name, id }));
+        return 0;
+      }
+      const connection = workerConnection(config.redisUrl, { retryStrategy: () => null });
+      const events = new QueueEvents(name, { connection, prefix: config.queuePrefix });
+      events.on('error', () => {});
+      try {
+        await events.waitUntilReady();
+        const id = await producer.enqueue(name, payload, { enqueuedBy: 'cli', jobId: values['job-id'] });
+        io.err(`enqueued ${name} job ${id}; waiting…`);
+        events.on('progress', ({ jobId, data }) => { if (jobId === id) renderProgress(io, data); });
+        const job = await Job.fromId(producer.queue(name), id);
+        if (!job) throw new Error(`job ${id} vanished before it ran`);
+        try {
+          const result = await job.waitUntilFinished(events, timeoutS === undefined ? undefined : timeoutS * 1000);
+          if (io.isTTY) process.stderr.write('\r\x1b[K');
+          io.out(JSON.stringify(result ?? null));
+          return 0;
+        } catch (err) {
+          if (io.isTTY) process.stderr.write('\r\x1b[K');
+          const message = (err as Error).message;
+          if (/timed out/i.test(message)) {
+            io.err(`gave up waiting after ${timeoutS} s; job ${id} is still queued or running`);
+            return 3;
+          }
+          io.err(`${name} job ${id} failed: ${message}`);
+          return 1;
+        }
+      } finally {
+        await events.close().catch(() => {});
+        connection.disconnect();
+      }
+    });
+  },
+};

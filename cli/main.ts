@@ -1,0 +1,59 @@
+import { ConfigError } from '../shared/config.ts';
+import { PayloadError } from '../shared/errors.ts';
+import { UnknownJobError } from '../shared/queues.ts';
+import { maskUrlCredentials } from '../shared/redact.ts';
+import { UsageError, type Command, type Io } from './command.ts';
+import { commands } from './commands/index.ts';
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return `fleet — the Stockroom worker fleet's admin CLI
+
+Usage: fleet <command> [options]     (fleet <command> --help for details)
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Configuration comes from the environment (DATABASE_URL, REDIS_URL, QUEUE_PREFIX, …; see README).`;
+}
+
+export async function runCli(argv: string[], io: Io): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage());
+    return name ? 0 : 2;
+  }
+  const command: Command | undefined = commands.find((c) => c.name === name);
+  if (!command) {
+    io.err(`fleet: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    io.out(command.help);
+    return 0;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`fleet ${name}: ${err.message}\nRun "fleet ${name} --help" for usage.`);
+      return 2;
+    }
+    if (err instanceof ConfigError || err instanceof PayloadError || err instanceof UnknownJobError) {
+      io.err(`fleet ${name}: ${err.message}`);
+      return 2;
+    }
+    io.err(`fleet ${name}: ${maskUrlCredentials((err as Error).message ?? String(err))}`);
+    return 1;
+  }
+}
+
+/** The process entry (bin/fleet.js): real stdio and environment. */
+export function main(argv = process.argv.slice(2)): Promise<number> {
+  return runCli(argv, {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    isTTY: Boolean(process.stderr.isTTY),
+    env: process.env,
+  });
+}
