@@ -30,6 +30,8 @@ export interface Config {
   httpHost: string;
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
+  /** BullMQ lock duration and stalled-job check interval: how soon a crashed worker's job is picked up again. */
+  worker: { lockDurationMs: number; stalledIntervalMs: number };
   monitorIntervalMs: number;
   scheduleTimezone: string;
   backupEncryptionKey: string | undefined;
@@ -139,6 +141,10 @@ export function fromEnv(env: Env = process.env): Config {
     httpHost: str('HTTP_HOST', '0.0.0.0')!,
     logLevel,
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    worker: {
+      lockDurationMs: int('WORKER_LOCK_DURATION_MS', 30_000, 1_000, 3_600_000),
+      stalledIntervalMs: int('WORKER_STALLED_INTERVAL_MS', 30_000, 1_000, 3_600_000),
+    },
     monitorIntervalMs: int('MONITOR_INTERVAL_MS', 15_000, 100, 3_600_000),
     scheduleTimezone: timezone,
     backupEncryptionKey: encryptionKey,

@@ -91,7 +91,8 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
       connection: connections[i]!,
       prefix: config.queuePrefix,
       concurrency: def.concurrency ?? 1,
-      lockDuration: def.lockDurationMs ?? 30_000,
+      lockDuration: def.lockDurationMs ?? config.worker.lockDurationMs,
+      stalledInterval: config.worker.stalledIntervalMs,
       maxStalledCount: 2,
       autorun: true,
     });

@@ -51,7 +51,7 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
   options?: JobsOptions;
   /** Jobs run at once per worker process [1]. */
   concurrency?: number;
-  /** How long a job may hold its lock between renewals before it counts as stalled [30 s]. */
+  /** How long a job may hold its lock between renewals before it counts as stalled [WORKER_LOCK_DURATION_MS]. */
   lockDurationMs?: number;
   /** Hard limit for one attempt; the signal fires then and the attempt fails [none]. */
   timeoutMs?: number;

@@ -150,3 +150,48 @@ export async function runJob(fleet: TestFleet, name: string, payload: unknown, {
   }, { timeoutMs, intervalMs: 25, what: `${name} job ${id} to finish` });
   return { id, state: await job.getState(), result: job.returnvalue, failedReason: job.failedReason, attemptsMade: job.attemptsMade };
 }
+
+export interface WorkerProcess {
+  child: import('node:child_process').ChildProcess;
+  /** Everything the process wrote so far (stdout and stderr). */
+  output(): string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * Starts a real worker process (`workers/<entry>.ts`) with the given environment, e.g. to
+ * SIGKILL it mid-job. Resolves once its HTTP server answers /healthz (it is ready).
+ */
+export async function spawnWorker(entry: string, env: Record<string, string>, { readyTimeoutMs = 30_000 } = {}): Promise<WorkerProcess> {
+  const { spawn } = await import('node:child_process');
+  const net = await import('node:net');
+  const port = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as import('node:net').AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--openssl-legacy-provider', `workers/${entry}.ts`], {
+    env: { ...process.env, MALLOC_ARENA_MAX: '2', LOG_LEVEL: 'info', ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const proc: WorkerProcess = { child, output: () => out, exited, kill: (signal = 'SIGTERM') => { child.kill(signal); } };
+  let dead = false;
+  void exited.then(() => { dead = true; });
+  await waitFor(async () => {
+    if (dead) throw new Error(`worker ${entry} exited before it was ready:\n${out}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }, { timeoutMs: readyTimeoutMs, intervalMs: 100, what: `worker ${entry} to be ready` });
+  return proc;
+}
