@@ -164,7 +164,7 @@ export interface WorkerProcess {
  * Starts a real worker process (`workers/<entry>.ts`) with the given environment, e.g. to
  * SIGKILL it mid-job. Resolves once its HTTP server answers /healthz (it is ready).
  */
-export async function spawnWorker(entry: string, env: Record<string, string>, { readyTimeoutMs = 30_000 } = {}): Promise<WorkerProcess> {
+export async function spawnWorker(entry: string, env: Record<string, string>, { readyTimeoutMs = 30_000, logLevel = 'info' } = {}): Promise<WorkerProcess> {
   const { spawn } = await import('node:child_process');
   const net = await import('node:net');
   const port = await new Promise<number>((resolve) => {
@@ -174,7 +174,8 @@ export async function spawnWorker(entry: string, env: Record<string, string>, { 
     });
   });
   const child = spawn(process.execPath, ['--import', 'tsx', '--openssl-legacy-provider', `workers/${entry}.ts`], {
-    env: { ...process.env, MALLOC_ARENA_MAX: '2', LOG_LEVEL: 'info', ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' },
+    // Logs on (the test env is silent) so a test can read what the process said.
+    env: { ...process.env, MALLOC_ARENA_MAX: '2', ...env, LOG_LEVEL: logLevel, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
