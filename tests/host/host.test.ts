@@ -1,0 +1,126 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { z } from 'zod';
+import { Queue } from 'bullmq';
+import { useTestFleet, waitFor } from '../helpers.ts';
+import { defineJob, type AnyJob } from '../../shared/job.ts';
+import { createServices, type Services } from '../../shared/services.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { startHost } from '../../shared/host.ts';
+import { PermanentJobError } from '../../shared/errors.ts';
+import { allJobs } from '../../jobs/index.ts';
+
+// A job that sleeps, watching its signal, then records its effect idempotently.
+const slow = defineJob({
+  name: 'test-slow',
+  description: 'sleeps, then writes one effect row per job id',
+  schema: z.strictObject({ ms: z.number().int().min(0), apiToken: z.string().optional(), fail: z.enum(['permanent', 'transient']).optional() }),
+  options: { attempts: 3, backoff: { type: 'fixed', delay: 100 } },
+  concurrency: 10,
+  handler: async (payload, ctx) => {
+    if (payload.fail === 'permanent') throw new PermanentJobError('this input can never work');
+    if (payload.fail === 'transient') throw new Error('flaky dependency');
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(resolve, payload.ms);
+      ctx.signal.addEventListener('abort', () => { clearTimeout(t); reject(ctx.signal.reason); }, { once: true });
+    });
+    await ctx.db.query('INSERT INTO host_effects (job_id) VALUES ($1) ON CONFLICT DO NOTHING', [ctx.job.id]);
+    await ctx.progress({ done: 1, total: 1 });
+    return { slept: payload.ms };
+  },
+});
+
+const fleet = useTestFleet({ SHUTDOWN_TIMEOUT_MS: '1000' });
+let services: Services;
+
+beforeAll(async () => {
+  // Services whose registry knows the test job, on the file's database and prefix.
+  services = await createServices(fleet.config, [...allJobs, slow as AnyJob], { log: createLogger('silent'), buckets: false });
+  await fleet.db.query('CREATE TABLE host_effects (job_id text PRIMARY KEY, at timestamptz DEFAULT now())');
+  return () => services.close();
+});
+
+async function stateOf(id: string) {
+  const job = await services.producer.queue('test-slow').getJob(id);
+  return job ? { state: await job.getState(), attemptsMade: job.attemptsMade, failedReason: job.failedReason, returnvalue: job.returnvalue } : undefined;
+}
+
+describe('worker host', () => {
+  it('lets an active job finish during shutdown when it fits in the timeout', async () => {
+    const host = await startHost(services, [slow as AnyJob]);
+    const id = await services.producer.enqueue('test-slow', { ms: 300 });
+    await waitFor(async () => (await stateOf(id))?.state === 'active', { what: 'job active' });
+    await host.close();
+    expect(await stateOf(id)).toMatchObject({ state: 'completed', returnvalue: { slept: 300 } });
+  });
+
+  it('returns a job that outlives the shutdown timeout to the queue, and it then runs once', async () => {
+    const first = await startHost(services, [slow as AnyJob]);
+    const id = await services.producer.enqueue('test-slow', { ms: 3_000 });
+    await waitFor(async () => (await stateOf(id))?.state === 'active', { what: 'job active' });
+    await first.close(); // timeout 1 s < 3 s: interrupted
+    expect(await stateOf(id)).toMatchObject({ state: 'waiting', attemptsMade: 0 });
+    const { rows: none } = await fleet.db.query('SELECT 1 FROM host_effects WHERE job_id = $1', [id]);
+    expect(none).toHaveLength(0);
+    const second = await startHost(services, [slow as AnyJob]);
+    try {
+      await waitFor(async () => (await stateOf(id))?.state === 'completed', { what: 'job completed on the second host' });
+    } finally {
+      await second.close();
+    }
+    const { rows } = await fleet.db.query('SELECT count(*)::int AS n FROM host_effects WHERE job_id = $1', [id]);
+    expect(rows[0].n).toBe(1);
+    const audit = await fleet.db.query(`SELECT attempt, state, error FROM job_runs WHERE queue = 'test-slow' AND job_id = $1 ORDER BY id`, [id]);
+    expect(audit.rows.map((r) => r.state)).toEqual(['completed']);
+  });
+
+  it('fails an invalid payload at once, naming the field, without retries', async () => {
+    // Added behind the producer's back, as another tool might.
+    const raw = new Queue('test-slow', { connection: services.redis, prefix: fleet.config.queuePrefix });
+    const job = await raw.add('test-slow', { payload: { ms: 'soon' }, enqueuedBy: 'other-tool' }, { attempts: 3 });
+    await raw.close();
+    const host = await startHost(services, [slow as AnyJob]);
+    try {
+      await waitFor(async () => (await stateOf(job.id!))?.state === 'failed', { what: 'job failed' });
+    } finally {
+      await host.close();
+    }
+    const s = await stateOf(job.id!);
+    expect(s?.attemptsMade).toBe(1);
+    expect(s?.failedReason).toMatch(/Invalid payload for test-slow: ms: .*number/);
+  });
+
+  it('retries a transient failure with backoff but not a permanent one; audits every attempt', async () => {
+    const host = await startHost(services, [slow as AnyJob]);
+    try {
+      const transient = await services.producer.enqueue('test-slow', { ms: 0, fail: 'transient' }, { enqueuedBy: 'admin:alice' });
+      const permanent = await services.producer.enqueue('test-slow', { ms: 0, fail: 'permanent' });
+      await waitFor(async () => (await stateOf(transient))?.state === 'failed' && (await stateOf(permanent))?.state === 'failed', { what: 'both failed' });
+      expect((await stateOf(transient))?.attemptsMade).toBe(3);
+      expect((await stateOf(permanent))?.attemptsMade).toBe(1);
+      await host.close();
+      const { rows } = await fleet.db.query(
+        `SELECT job_id, attempt, state, error, enqueued_by FROM job_runs WHERE queue = 'test-slow' AND job_id = ANY($1) ORDER BY job_id, attempt`,
+        [[transient, permanent]]);
+      expect(rows.filter((r) => r.job_id === transient).map((r) => r.state)).toEqual(['retrying', 'retrying', 'failed']);
+      expect(rows.filter((r) => r.job_id === transient)[0].enqueued_by).toBe('admin:alice');
+      expect(rows.filter((r) => r.job_id === permanent)).toMatchObject([{ attempt: 1, state: 'failed', error: 'this input can never work' }]);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('redacts secrets in the audited payload', async () => {
+    const host = await startHost(services, [slow as AnyJob]);
+    try {
+      const id = await services.producer.enqueue('test-slow', { ms: 0, apiToken: 'sk-live-123456' });
+      await waitFor(async () => (await stateOf(id))?.state === 'completed', { what: 'completed' });
+      await host.close();
+      const { rows } = await fleet.db.query(`SELECT payload, duration_ms, result FROM job_runs WHERE queue = 'test-slow' AND job_id = $1`, [id]);
+      expect(rows[0].payload).toEqual({ ms: 0, apiToken: '[redacted]' });
+      expect(rows[0].result).toEqual({ slept: 0 });
+      expect(rows[0].duration_ms).toBeGreaterThanOrEqual(0);
+    } finally {
+      await host.close();
+    }
+  });
+});
