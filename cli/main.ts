@@ -2,6 +2,7 @@ import { ConfigError } from '../shared/config.ts';
 import { PayloadError } from '../shared/errors.ts';
 import { UnknownJobError } from '../shared/queues.ts';
 import { maskUrlCredentials } from '../shared/redact.ts';
+import { loadDotEnv } from '../shared/dotenv.ts';
 import { UsageError, type Command, type Io } from './command.ts';
 import { commands } from './commands/index.ts';
 
@@ -50,6 +51,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
 
 /** The process entry (bin/fleet.js): real stdio and environment. */
 export function main(argv = process.argv.slice(2)): Promise<number> {
+  loadDotEnv();
   return runCli(argv, {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),

@@ -9,6 +9,7 @@ import { startDefaultMetrics } from '../shared/metrics.ts';
 import { closeAll, onShutdownSignals } from '../shared/shutdown.ts';
 import type { AnyJob } from '../shared/job.ts';
 import { allJobs } from '../jobs/index.ts';
+import { loadDotEnv } from '../shared/dotenv.ts';
 import { startHttp } from './http/server.ts';
 import { reconcileSchedules, schedulesOf } from './scheduler.ts';
 
@@ -63,6 +64,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
 /** Entry-point wrapper: a config error prints its message and exits 1, without a stack. */
 export async function main(opts: Omit<FleetOptions, 'config' | 'log'>): Promise<void> {
   let config: Config;
+  loadDotEnv();
   try {
     config = fromEnv(process.env);
   } catch (err) {
