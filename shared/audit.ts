@@ -20,6 +20,10 @@ export interface RunRecord {
 }
 
 const MAX_JSON = 256 * 1024;
+const MAX_PENDING = 50_000;
+const RETRY_MS = 2_000;
+
+const keyOf = (run: RunRecord) => `${run.queue}\u0000${run.jobId}\u0000${run.attempt}`;
 
 /** Redacted, size-bounded copy of a value for a jsonb column. */
 function safe(value: unknown): unknown {
@@ -40,14 +44,16 @@ export class AuditWriter {
   private pending = new Map<string, RunRecord>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** After a failed write, no early flushes until then: a database outage must not become a retry storm. */
+  private backoffUntil = 0;
 
   constructor(private readonly db: Pool, private readonly log: Logger, private readonly intervalMs = 250, private readonly maxBatch = 1_000) {}
 
   record(run: RunRecord): void {
-    const key = `${run.queue}\u0000${run.jobId}\u0000${run.attempt}`;
+    const key = keyOf(run);
     const prev = this.pending.get(key);
     this.pending.set(key, prev ? { ...prev, ...run, detail: run.detail ?? prev.detail } : run);
-    if (this.pending.size >= this.maxBatch) void this.flush();
+    if (this.pending.size >= this.maxBatch && Date.now() >= this.backoffUntil) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
   }
 
@@ -59,7 +65,21 @@ export class AuditWriter {
     this.pending.clear();
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(() => this.write(batch)).catch((err: unknown) => {
-      this.log.error({ err, rows: batch.length }, 'could not write job_runs audit rows');
+      // Keep the rows for the next flush (the database may be down for a while), but bounded:
+      // past MAX_PENDING the oldest are dropped, and said so, rather than growing forever.
+      for (const run of batch) {
+        const key = keyOf(run);
+        if (!this.pending.has(key)) this.pending.set(key, run);
+      }
+      let dropped = 0;
+      for (const key of this.pending.keys()) {
+        if (this.pending.size <= MAX_PENDING) break;
+        this.pending.delete(key);
+        dropped++;
+      }
+      this.backoffUntil = Date.now() + RETRY_MS;
+      this.log.error({ err, rows: batch.length, dropped }, 'could not write job_runs audit rows; will retry');
+      this.timer ??= setTimeout(() => void this.flush(), RETRY_MS);
     });
     return this.flushing;
   }
@@ -87,8 +107,15 @@ export class AuditWriter {
     );
   }
 
+  /** Final flush; rows that still cannot be written are reported, not retried forever. */
   async close(): Promise<void> {
     await this.flush();
     await this.flushing;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size > 0) {
+      this.log.error({ rows: this.pending.size }, 'job_runs audit rows lost at shutdown: the database did not accept them');
+      this.pending.clear();
+    }
   }
 }

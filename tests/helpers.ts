@@ -173,7 +173,9 @@ export async function spawnWorker(entry: string, env: Record<string, string>, { 
       srv.close(() => resolve(p));
     });
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', '--openssl-legacy-provider', `workers/${entry}.ts`], {
+  // entry: a queue name (workers/<entry>.ts) or a path to an entry file.
+  const file = entry.includes('/') ? entry : `workers/${entry}.ts`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--openssl-legacy-provider', file], {
     // Logs on (the test env is silent) so a test can read what the process said.
     env: { ...process.env, MALLOC_ARENA_MAX: '2', ...env, LOG_LEVEL: logLevel, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
