@@ -47,7 +47,7 @@ export class AuditWriter {
   /** After a failed write, no early flushes until then: a database outage must not become a retry storm. */
   private backoffUntil = 0;
 
-  constructor(private readonly db: Pool, private readonly log: Logger, private readonly intervalMs = 250, private readonly maxBatch = 1_000) {}
+  constructor(private readonly db: Pool, private readonly log: Logger, private readonly intervalMs = 100, private readonly maxBatch = 500) {}
 
   record(run: RunRecord): void {
     const key = keyOf(run);
