@@ -5,7 +5,8 @@ import { PayloadError } from './errors.ts';
 
 /** Validates a payload against a job's schema; throws PayloadError naming each bad field. */
 export function validatePayload(job: AnyJob, payload: unknown): unknown {
-  const parsed = job.schema.safeParse(payload ?? {});
+  // No payload means the defaults; an explicit null is a mistake worth reporting.
+  const parsed = job.schema.safeParse(payload === undefined ? {} : payload);
   if (parsed.success) return parsed.data;
   throw new PayloadError(job.name, parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
 }
