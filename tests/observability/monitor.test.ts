@@ -9,6 +9,7 @@ import { startHttp } from '../../workers/http/server.ts';
 import { startMonitor } from '../../workers/monitor/monitor.ts';
 import mvRefresh from '../../jobs/mv-refresh/index.ts';
 import { scrape, sample } from './scrape.ts';
+import { runTool } from './tools.ts';
 
 const fleet = useTestFleet({ MONITOR_INTERVAL_MS: '200' });
 
@@ -137,6 +138,11 @@ describe('database monitor', () => {
       }
       expect(after.filter((x) => x.name === 'fleet_db_connections')).toEqual([]);
       expect(after.filter((x) => x.name === 'fleet_job_last_success_timestamp_seconds')).toEqual([]);
+      // Prometheus's own parser reads the scrape, NaN included (lint remarks such as the
+      // issue-mandated name bullmq_job_count exit 3; a parse error would exit 1).
+      const lint = await runTool('promtool', ['check', 'metrics'], { input: await (await fetch(`${url}/metrics`)).text() });
+      expect([0, 3], lint.output).toContain(lint.status);
+      expect(lint.output).not.toMatch(/error while linting|parse/i);
       // Redis still answers, so the queue counts stay.
       expect(sample(after, 'bullmq_job_count', { queue: 'mv-refresh', state: 'failed' })).toBe(0);
 

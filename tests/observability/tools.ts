@@ -14,9 +14,11 @@ const INSTALL: Record<string, string> = {
 export interface ToolResult { status: number; stdout: string; stderr: string; output: string }
 
 /** Runs a tool asynchronously (a blocking spawn would stall the test worker's RPC). */
-export function runTool(tool: 'promtool' | 'docker-compose', args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<ToolResult> {
+export function runTool(tool: 'promtool' | 'docker-compose', args: string[], opts: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tool, args, { cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.on('error', () => {}); // reported through 'error' / the exit status
+    child.stdin.end(opts.input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -21,7 +21,7 @@ export function monitorMetrics() {
       name: 'fleet_db_connections', help: 'Client connections to the server by state, pg_stat_activity (runbook: warning > 60, critical > 80 in total)', labelNames: ['state'],
     }),
     longestQuery: gauge({
-      name: 'fleet_db_longest_query_seconds', help: 'Age of the longest running active statement, excluding the monitor and pg_dump/pg_restore (runbook: warning > 5 s, critical > 10 s)',
+      name: 'fleet_db_longest_query_seconds', help: 'Age of the longest running active statement in the fleet database, excluding the monitor and pg_dump/pg_restore (runbook: warning > 5 s, critical > 10 s)',
     }),
     lowStock: gauge({ name: 'fleet_inventory_low_stock_items', help: 'Active inventory items in status low_stock (runbook: warning > 5, critical > 10 items to reorder)' }),
     outOfStock: gauge({ name: 'fleet_inventory_out_of_stock_items', help: 'Active inventory items in status out_of_stock' }),

@@ -24,9 +24,10 @@ export interface DbSnapshot {
 // - the inventory counts use the partial index on status <> 'in_stock' (0001);
 // - the last success per queue walks job_runs_queue_state_idx backwards, one row per queue;
 // - the latest backup uses backups_status_started_idx.
-// pg_dump/pg_restore are left out of the longest query: the nightly backup's COPY is
-// expected to run long and must not page anyone.
-const SNAPSHOT_SQL = `
+// Connections count the whole server (max_connections is per server); the longest query
+// looks at the fleet's database only, and leaves out pg_dump/pg_restore: the nightly
+// backup's COPY is expected to run long and must not page anyone.
+export const SNAPSHOT_SQL = `
 SELECT
   pg_database_size(current_database()) AS size_bytes,
   (SELECT coalesce(json_object_agg(state, n), '{}'::json)
@@ -34,7 +35,7 @@ SELECT
              FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1) s) AS connections,
   (SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start)), 0)::float8
      FROM pg_stat_activity
-    WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+    WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = current_database()
       AND coalesce(application_name, '') NOT IN ('pg_dump', 'pg_restore')) AS longest_query_seconds,
   (SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()) AS rollbacks,
   (SELECT count(*) FROM inventory WHERE status = 'low_stock' AND is_active) AS low_stock,
