@@ -12,6 +12,7 @@ import { allJobs } from '../jobs/index.ts';
 import { loadDotEnv } from '../shared/dotenv.ts';
 import { startHttp } from './http/server.ts';
 import { reconcileSchedules, schedulesOf } from './scheduler.ts';
+import { startMonitor, type Monitor } from './monitor/monitor.ts';
 
 export interface FleetOptions {
   /** Jobs this process works on; every job of the fleet stays known for enqueueing. */
@@ -19,11 +20,13 @@ export interface FleetOptions {
   scheduler?: boolean;
   migrate?: boolean;
   httpPlugins?: FastifyPluginAsync<{ services: Services }>[];
+  /** Runs the database monitor (one per fleet: the HTTP-serving admin process). */
+  monitor?: boolean;
   config?: Config;
   log?: Logger;
 }
 
-export interface Fleet { services: Services; host: Host; http: FastifyInstance; stop(): Promise<void> }
+export interface Fleet { services: Services; host: Host; http: FastifyInstance; monitor?: Monitor; stop(): Promise<void> }
 
 /** Starts one fleet process: migrations (optional), workers, HTTP, and the scheduler. */
 export async function startFleet(opts: FleetOptions): Promise<Fleet> {
@@ -38,12 +41,14 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   const schedules = opts.scheduler ? schedulesOf([...services.jobs.values()]) : [];
   let host: Host | undefined;
   let http: FastifyInstance | undefined;
+  const monitor = opts.monitor ? startMonitor(services, { schedules: opts.scheduler ? schedules : schedulesOf([...services.jobs.values()]) }) : undefined;
   try {
     host = await startHost(services, opts.run);
-    http = await startHttp(services, opts.httpPlugins);
+    http = await startHttp(services, opts.httpPlugins, undefined, monitor);
     if (opts.scheduler) await reconcileSchedules(services, schedules);
   } catch (err) {
     await closeAll(log, [
+      ['monitor', async () => { await monitor?.stop(); }],
       ['http', async () => { await http?.close(); }],
       ['workers', async () => { await host?.close(); }],
       ['services', () => services.close()],
@@ -52,8 +57,9 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   }
   const h = host, server = http;
   return {
-    services, host: h, http: server,
+    services, host: h, http: server, monitor,
     stop: () => closeAll(log, [
+      ['monitor', async () => { await monitor?.stop(); }],
       ['workers', () => h.close()],
       ['http', () => server.close()],
       ['services', () => services.close()],

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { registry } from '../../shared/metrics.ts';
 import type { Services } from '../../shared/services.ts';
+import type { MonitorStatus } from '../monitor/monitor.ts';
 
 async function probe(fn: () => Promise<unknown>, timeoutMs: number): Promise<string> {
   try {
@@ -24,7 +25,7 @@ export async function health(services: Pick<Services, 'db' | 'redis'>, timeoutMs
  * The HTTP server every fleet process runs: /metrics and /healthz stay open for scrapers
  * and probes; plugins (the admin API and UI) add the authenticated rest.
  */
-export async function startHttp(services: Services, plugins: FastifyPluginAsync<{ services: Services }>[] = [], port = services.config.httpPort): Promise<FastifyInstance> {
+export async function startHttp(services: Services, plugins: FastifyPluginAsync<{ services: Services }>[] = [], port = services.config.httpPort, monitor?: { status(): MonitorStatus }): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', registry.contentType);
@@ -33,7 +34,9 @@ export async function startHttp(services: Services, plugins: FastifyPluginAsync<
   app.get('/healthz', async (_req, reply) => {
     const h = await health(services);
     reply.code(h.ok ? 200 : 503);
-    return { status: h.ok ? 'ok' : 'degraded', postgres: h.postgres, redis: h.redis };
+    // The monitor's state is reported, not judged: a failing monitor (numbers withdrawn)
+    // is not a reason for a probe to restart the process.
+    return { status: h.ok ? 'ok' : 'degraded', postgres: h.postgres, redis: h.redis, ...(monitor ? { monitor: monitor.status() } : {}) };
   });
   for (const plugin of plugins) await app.register(plugin, { services });
   await app.listen({ port, host: services.config.httpHost });
