@@ -79,7 +79,7 @@ export async function verifyToken(db: Pool, token: string, kind: 'api' | 'sessio
 }
 
 /** Revokes a token by id, or every API token with that name; their sessions end with them. */
-export async function revokeTokens(db: Pool, ref: string, clientAddress?: string): Promise<{ id: number; name: string }[]> {
+export async function revokeTokens(db: Pool, ref: string): Promise<{ id: number; name: string }[]> {
   const byId = /^\d+$/.test(ref);
   return withTransaction(db, async (c) => {
     const { rows } = await c.query<{ id: number; name: string; admin_user_id: number }>(
@@ -90,9 +90,9 @@ export async function revokeTokens(db: Pool, ref: string, clientAddress?: string
     const ids = rows.map((r) => r.id);
     await c.query(`UPDATE admin_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND parent_token_id = ANY($1::bigint[])`, [ids]);
     await c.query(
-      `INSERT INTO admin_security_events (kind, admin_user_id, client_address, detail)
-       SELECT 'token_revoked', u, $3, jsonb_build_object('tokenId', i, 'name', n) FROM unnest($1::bigint[], $2::bigint[], $4::text[]) AS t(i, u, n)`,
-      [ids, rows.map((r) => r.admin_user_id), clientAddress ?? null, rows.map((r) => r.name)]);
+      `INSERT INTO admin_security_events (kind, admin_user_id, detail)
+       SELECT 'token_revoked', u, jsonb_build_object('tokenId', i, 'name', n) FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS t(i, u, n)`,
+      [ids, rows.map((r) => r.admin_user_id), rows.map((r) => r.name)]);
     return rows.map((r) => ({ id: r.id, name: r.name }));
   });
 }
