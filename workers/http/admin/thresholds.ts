@@ -91,8 +91,8 @@ export async function readRunbook(sampler: CounterSampler): Promise<RunbookReadi
     if (row.kind === 'per-hour') {
       const inc = sampler.increase(row.metric);
       if (!inc) return { row, value: undefined, level: 'nodata' as Level };
-      const minutes = Math.round(inc.windowMs / 60_000);
-      return { row, value: inc.value, level: levelOf(row, inc.value), note: minutes >= 60 ? undefined : `over the last ${minutes} min this process has seen` };
+      const minutes = Math.max(1, Math.ceil(inc.windowMs / 60_000));
+      return { row, value: inc.value, level: levelOf(row, inc.value), note: minutes >= 60 ? undefined : `counted over ${minutes} min so far` };
     }
     const value = await currentValue(row.metric);
     return { row, value, level: levelOf(row, value) };
