@@ -15,7 +15,7 @@ const fleet = useTestFleet();
 const nap = defineJob({
   name: 'nap',
   description: 'sleeps longer than its schedule interval',
-  schema: z.strictObject({ ms: z.number().int().max(10_000).default(1_600) }),
+  schema: z.strictObject({ ms: z.number().int().max(10_000).default(2_500) }),
   handler: async ({ ms }, ctx) => {
     await new Promise((resolve) => { const t = setTimeout(resolve, ms); ctx.signal.addEventListener('abort', () => { clearTimeout(t); resolve(null); }); });
     return { slept: ms };
