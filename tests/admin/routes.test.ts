@@ -90,6 +90,18 @@ describe('web UI sessions', () => {
     });
     expect(res.headers.get('location')).toBe('/admin');
 
+    // bull-board's "add job" goes through the fleet's producer: validated, and audited as this admin.
+    const add = (data: unknown) => call('POST', '/admin/queues/api/queues/mv-refresh/add', {
+      headers: { cookie, origin: client(() => app).base() }, body: { name: 'mv-refresh', data, options: {} },
+    });
+    const added = await add({ views: ['low_stock_report'] });
+    expect(added.status).toBe(200);
+    const job = await fleet.services.producer.queue('mv-refresh').getJob(added.json.job.id);
+    expect(job?.data).toEqual({ payload: { views: ['low_stock_report'], lockTimeoutMs: 10_000 }, enqueuedBy: 'admin:carol' });
+    const invalid = await add({ views: 'all' });
+    expect(invalid.status).toBeGreaterThanOrEqual(400);
+    expect(invalid.text).toMatch(/Invalid payload for mv-refresh: views/);
+
     const out = await call('POST', '/admin/logout', { headers: { cookie } });
     expect([out.status, out.headers.get('location')]).toEqual([303, '/admin/login']);
     expect((await call('GET', '/admin', { headers: { cookie } })).status).toBe(303);

@@ -1,13 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter } from '@bull-board/fastify';
 import type { Services } from '../../../shared/services.ts';
 import { SESSION_COOKIE, clientAddress, type Guard } from './auth.ts';
 import { createSession, endSession } from './tokens.ts';
 import { errorBody } from './errors.ts';
 import { esc, page } from './html.ts';
 import { renderStatus } from './status-page.ts';
+import { boardPlugin, boardAdmin } from './board.ts';
 import type { CounterSampler } from './thresholds.ts';
 
 const BASE = '/admin';
@@ -79,6 +77,9 @@ export async function uiRoutes(app: FastifyInstance, services: Services, guard: 
       return reply.code(401).send(errorBody('unauthorized', `Log in at ${BASE}/login`));
     });
 
+    // Runs the rest of the request (the handler) inside the admin's context, for bull-board's add-job.
+    priv.addHook('preHandler', (request, _reply, done) => boardAdmin.run(request.admin?.name ?? 'web-ui', done));
+
     priv.get(BASE, async (request, reply) => reply.type('text/html').send(await renderStatus(services, sampler, request.admin!.name)));
 
     const logout = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -89,19 +90,6 @@ export async function uiRoutes(app: FastifyInstance, services: Services, guard: 
     priv.get(`${BASE}/logout`, logout);
     priv.post(`${BASE}/logout`, logout);
 
-    const board = new FastifyAdapter();
-    board.setBasePath(`${BASE}/queues`);
-    createBullBoard({
-      queues: producer.jobNames.map((name) => new BullMQAdapter(producer.queue(name))),
-      // @bull-board/fastify pins its own copy of @bull-board/api; the adapter contract is the same.
-      serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
-      options: {
-        uiConfig: {
-          boardTitle: 'Stockroom fleet', hideDocsLink: true,
-          miscLinks: [{ text: 'Status', url: BASE }, { text: 'Log out', url: `${BASE}/logout` }],
-        },
-      },
-    });
-    await priv.register(board.registerPlugin(), { prefix: `${BASE}/queues` });
+    await priv.register(boardPlugin(producer, `${BASE}/queues`, BASE), { prefix: `${BASE}/queues` });
   });
 }
