@@ -79,6 +79,8 @@ describe('web UI sessions', () => {
 
     const status = await call('GET', '/admin', { headers: { cookie } });
     expect(status.status).toBe(200);
+    expect(Object.fromEntries(['x-frame-options', 'cache-control', 'referrer-policy'].map((h) => [h, status.headers.get(h)])))
+      .toEqual({ 'x-frame-options': 'DENY', 'cache-control': 'no-store', 'referrer-policy': 'same-origin' });
     expect(status.text).toContain('Signed in as carol');
     expect((await call('GET', '/admin/queues/api/queues', { headers: { cookie } })).status).toBe(200);
     // A session is not an API token, and cross-site state changes are refused.

@@ -22,13 +22,23 @@ export const adminPlugin: FastifyPluginAsync<{ services: Services }> = async (ap
   app.addHook('onClose', async () => clearInterval(timer));
 
   app.decorateRequest('admin', null);
+  // Admin pages and answers are never framed, sniffed, cached, or sent as a Referer to other
+  // sites (same-origin, not no-referrer: that makes browsers send "Origin: null" on our own
+  // form posts, which the Origin check refuses).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff').header('referrer-policy', 'same-origin');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 8 * 1024 });
 
   await app.register(async (api) => {
     api.setErrorHandler(apiErrorHandler(services.log));
+    // Registered before the auth hook, so it authenticates itself: an unknown path is no
+    // way around the token.
     api.setNotFoundHandler(async (request, reply) => {
-      await guard.bearer(request).catch((err: unknown) => { throw err; });
+      request.admin ??= await guard.bearer(request);
       return sendApiError(reply, new ApiError(404, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}`));
     });
     api.addHook('onRequest', async (request) => {
