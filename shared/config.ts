@@ -35,6 +35,18 @@ export interface Config {
   monitorIntervalMs: number;
   scheduleTimezone: string;
   backupEncryptionKey: string | undefined;
+  /** FLEET_SCHEDULES_FILE: a JSON file that overrides, disables or adds schedules [unset]. */
+  schedulesFile: string | undefined;
+  /** SCHEDULE_<NAME>=<cron>|off, keyed by variable name; checked against the known schedules at start. */
+  scheduleOverrides: Record<string, string>;
+  admin: {
+    /** ADMIN_LOCKOUT_ATTEMPTS [10]: failed logins from one address, within the lockout window, that lock it out. */
+    lockoutAttempts: number;
+    /** ADMIN_LOCKOUT_SECONDS [900]: how far back failures count, and how long a lockout lasts. */
+    lockoutSeconds: number;
+    /** ADMIN_SESSION_TTL_HOURS [12]: lifetime of a web UI session. */
+    sessionTtlHours: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -47,6 +59,15 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** SCHEDULE_<NAME> variables (SCHEDULE_TIMEZONE is the zone, not a schedule). */
+function scheduleOverrides(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith('SCHEDULE_') && k !== 'SCHEDULE_TIMEZONE' && v !== undefined && v.trim() !== '') out[k] = v.trim();
+  }
+  return out;
+}
 
 export function fromEnv(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -148,6 +169,13 @@ export function fromEnv(env: Env = process.env): Config {
     monitorIntervalMs: int('MONITOR_INTERVAL_MS', 15_000, 100, 3_600_000),
     scheduleTimezone: timezone,
     backupEncryptionKey: encryptionKey,
+    schedulesFile: str('FLEET_SCHEDULES_FILE'),
+    scheduleOverrides: scheduleOverrides(env),
+    admin: {
+      lockoutAttempts: int('ADMIN_LOCKOUT_ATTEMPTS', 10, 1, 1_000),
+      lockoutSeconds: int('ADMIN_LOCKOUT_SECONDS', 900, 1, 86_400),
+      sessionTtlHours: int('ADMIN_SESSION_TTL_HOURS', 12, 1, 720),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -11,7 +11,7 @@ import type { AnyJob } from '../shared/job.ts';
 import { allJobs } from '../jobs/index.ts';
 import { loadDotEnv } from '../shared/dotenv.ts';
 import { startHttp } from './http/server.ts';
-import { reconcileSchedules, schedulesOf } from './scheduler.ts';
+import { reconcileSchedules, resolveSchedules } from './scheduler.ts';
 import { startMonitor, type Monitor } from './monitor/monitor.ts';
 
 export interface FleetOptions {
@@ -32,20 +32,22 @@ export interface Fleet { services: Services; host: Host; http: FastifyInstance; 
 export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   const config = opts.config ?? fromEnv(process.env);
   const log = opts.log ?? createLogger(config.logLevel);
+  // Schedules are checked before anything connects: a bad one stops the start, named.
+  const schedules = opts.scheduler ? resolveSchedules(allJobs, config) : undefined;
   if (opts.migrate) {
     if (await ensureDatabase(config.databaseUrl)) log.info('database created');
     await migrate(config.databaseUrl, log);
   }
   startDefaultMetrics();
   const services = await createServices(config, allJobs, { log });
-  const schedules = opts.scheduler ? schedulesOf([...services.jobs.values()]) : [];
   let host: Host | undefined;
   let http: FastifyInstance | undefined;
-  const monitor = opts.monitor ? startMonitor(services, { schedules: opts.scheduler ? schedules : schedulesOf([...services.jobs.values()]) }) : undefined;
+  const monitor = opts.monitor ? startMonitor(services, { schedules: (schedules ?? resolveSchedules(allJobs, config)).entries }) : undefined;
   try {
+    // Before the workers: a replaced schedule must drop its stale due job before a worker takes it.
+    if (schedules) await reconcileSchedules(services, schedules);
     host = await startHost(services, opts.run);
     http = await startHttp(services, opts.httpPlugins, undefined, monitor);
-    if (opts.scheduler) await reconcileSchedules(services, schedules);
   } catch (err) {
     await closeAll(log, [
       ['monitor', async () => { await monitor?.stop(); }],
@@ -86,6 +88,7 @@ export async function main(opts: Omit<FleetOptions, 'config' | 'log'>): Promise<
     const fleet = await startFleet({ ...opts, config, log });
     onShutdownSignals(log, () => fleet.stop());
   } catch (err) {
+    if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
     log.fatal({ err }, 'fleet failed to start');
     process.exitCode = 1;
   }

@@ -2,6 +2,7 @@ import { QueueEvents, Job } from 'bullmq';
 import type { Command, Io } from '../command.ts';
 import { parse, withProducer, UsageError } from '../command.ts';
 import { workerConnection } from '../../shared/redis.ts';
+import { remoteOptions, remoteFrom, enqueueRemote, REMOTE_HELP } from '../remote.ts';
 
 function parseData(text: string | undefined): unknown {
   if (text === undefined) return {};
@@ -33,7 +34,7 @@ function renderProgress(io: Io, progress: unknown): void {
 export const enqueueCommand: Command = {
   name: 'enqueue',
   summary: 'Add a job to its queue, optionally waiting for the result',
-  help: `Usage: fleet enqueue <job> [--data '<json>'] [--wait] [--timeout <seconds>] [--job-id <id>]
+  help: `Usage: fleet enqueue <job> [--data '<json>'] [--wait] [--timeout <seconds>] [--job-id <id>] [--remote <url>]
 
 Validates the payload against the job's schema, then adds the job.
   --data      the payload as JSON [{}]
@@ -42,14 +43,17 @@ Validates the payload against the job's schema, then adds the job.
               Progress is shown on a terminal.
   --timeout   with --wait, give up after this many seconds (exit 3) [no limit]
   --job-id    a custom job id; adding the same id twice adds the job once
-Without --wait, prints {"job","id"} as one JSON line.
+${REMOTE_HELP}
+Without --wait, prints {"job","id"} as one JSON line. Over --remote the job is recorded as
+enqueued by the token's admin; --wait polls the API for its state.
 
 Examples:
   fleet enqueue mv-refresh --wait
-  fleet enqueue mv-refresh --data '{"views":["low_stock_report"]}' --wait`,
+  fleet enqueue mv-refresh --data '{"views":["low_stock_report"]}' --wait
+  FLEET_TOKEN=fleet_… fleet enqueue mv-refresh --remote https://fleet.example.com --wait`,
   async run(args, io) {
     const { values, positionals } = parse(args, {
-      data: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' }, 'job-id': { type: 'string' },
+      data: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' }, 'job-id': { type: 'string' }, ...remoteOptions,
     });
     const [name, ...extra] = positionals;
     if (!name) throw new UsageError('which job? (fleet enqueue <job>)');
@@ -57,6 +61,12 @@ Examples:
     const payload = parseData(values.data);
     const timeoutS = values.timeout === undefined ? undefined : Number(values.timeout);
     if (timeoutS !== undefined && !(timeoutS > 0)) throw new UsageError('--timeout must be a positive number of seconds');
+    const remote = remoteFrom(values, io);
+    if (remote) {
+      return enqueueRemote(remote, io, {
+        job: name, payload, jobId: values['job-id'], wait: values.wait, timeoutS, onProgress: (p) => renderProgress(io, p),
+      });
+    }
 
     return withProducer(io, async (producer, config) => {
       producer.job(name); // unknown job → error listing the valid ones, before touching Redis

@@ -1,44 +1,57 @@
 import type { Command } from '../command.ts';
 import { parse, withProducer, UsageError } from '../command.ts';
+import { remoteOptions, remoteFrom, api, REMOTE_HELP } from '../remote.ts';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
+
+interface StatusRow {
+  queue: string;
+  paused: boolean;
+  counts: Record<string, number>;
+  schedules: { name: string; pattern: string | null; next: string | null }[];
+}
 
 export const statusCommand: Command = {
   name: 'status',
   summary: 'Job counts per queue and state, and the next scheduled runs',
-  help: `Usage: fleet status [--json]
+  help: `Usage: fleet status [--json] [--remote <url>]
 
 Prints, for every queue, how many jobs are in each state, whether the queue is paused,
 and the next run of each of its schedules.
-  --json   one JSON document instead of a table`,
+  --json   one JSON document instead of a table
+${REMOTE_HELP}`,
   async run(args, io) {
-    const { values } = parse(args, { json: { type: 'boolean' } }, false);
-    return withProducer(io, async (producer) => {
-      const rows = [];
-      for (const name of producer.jobNames) {
-        const queue = producer.queue(name);
-        const [counts, paused, schedulers] = await Promise.all([
-          queue.getJobCounts(...STATES), queue.isPaused(), queue.getJobSchedulers(0, -1, true),
-        ]);
-        rows.push({
-          queue: name, paused, counts,
-          schedules: schedulers.map((s) => ({ name: s.key, pattern: s.pattern ?? null, next: s.next ? new Date(s.next).toISOString() : null })),
-        });
-      }
-      if (values.json) {
-        io.out(JSON.stringify(rows, null, 2));
-        return 0;
-      }
-      const head = ['queue', 'waiting', 'active', 'delayed', 'completed', 'failed', 'next run'];
-      const table = rows.map((r) => [
-        r.queue + (r.paused ? ' (paused)' : ''), String(r.counts.waiting ?? 0), String(r.counts.active ?? 0), String(r.counts.delayed ?? 0),
-        String(r.counts.completed ?? 0), String(r.counts.failed ?? 0),
-        r.schedules.map((s) => s.next ?? '-').sort()[0] ?? '-',
-      ]);
-      const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-      for (const row of [head, ...table]) io.out(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+    const { values } = parse(args, { json: { type: 'boolean' }, ...remoteOptions }, false);
+    const remote = remoteFrom(values, io);
+    const rows = remote
+      ? (await api<{ queues: StatusRow[] }>(remote, 'GET', '/api/queues')).queues
+      : await withProducer(io, async (producer) => {
+        const out: StatusRow[] = [];
+        for (const name of producer.jobNames) {
+          const queue = producer.queue(name);
+          const [counts, paused, schedulers] = await Promise.all([
+            queue.getJobCounts(...STATES), queue.isPaused(), queue.getJobSchedulers(0, -1, true),
+          ]);
+          out.push({
+            queue: name, paused, counts,
+            schedules: schedulers.map((s) => ({ name: s.key, pattern: s.pattern ?? null, next: s.next ? new Date(s.next).toISOString() : null })),
+          });
+        }
+        return out;
+      });
+    if (values.json) {
+      io.out(JSON.stringify(rows, null, 2));
       return 0;
-    });
+    }
+    const head = ['queue', 'waiting', 'active', 'delayed', 'completed', 'failed', 'next run'];
+    const table = rows.map((r) => [
+      r.queue + (r.paused ? ' (paused)' : ''), String(r.counts.waiting ?? 0), String(r.counts.active ?? 0), String(r.counts.delayed ?? 0),
+      String(r.counts.completed ?? 0), String(r.counts.failed ?? 0),
+      r.schedules.map((s) => s.next ?? '-').sort()[0] ?? '-',
+    ]);
+    const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+    for (const row of [head, ...table]) io.out(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+    return 0;
   },
 };
 
