@@ -48,9 +48,9 @@ async function usedMemory(): Promise<number> {
   }
 }
 
-/** Adds `count` jobs spread round-robin over the queues, 1,200 per addBulk call. */
+/** Adds `count` jobs spread round-robin over the queues, 300 per addBulk call. */
 async function burst(count: number, offset: number): Promise<void> {
-  const chunk = 1_200;
+  const chunk = 300;
   for (let i = 0; i < count; i += chunk) {
     const n = Math.min(chunk, count - i);
     await Promise.all(QUEUES.map((q, k) => services.producer.queue(q).addBulk(
