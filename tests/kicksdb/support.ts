@@ -1,0 +1,58 @@
+// Shared by the kicksdb-sync tests: environment for the stand-in, table resets, a content
+// fingerprint of the synced rows, and the rate check over recorded request times.
+import type { TestFleet } from '../helpers.ts';
+import type { KicksdbStandin, RecordedRequest } from '../fixtures/kicksdb-standin.ts';
+
+export function kicksEnv(standin: KicksdbStandin, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    KICKSDB_BASE_URL: standin.url,
+    KICKSDB_API_KEY: standin.apiKey,
+    KICKSDB_PAGE_SIZE: '10',
+    KICKSDB_REQUESTS_PER_MINUTE: '60000',
+    KICKSDB_RETRY_BASE_MS: '20',
+    ...overrides,
+  };
+}
+
+export async function resetCatalogue(fleet: TestFleet): Promise<void> {
+  await fleet.db.query('TRUNCATE products, product_variants, kicksdb_sync_state');
+}
+
+/** Everything the sync writes, minus surrogate ids and write times: equal rows, equal hash. */
+export async function fingerprint(fleet: TestFleet): Promise<{ products: number; variants: number; hash: string }> {
+  const { rows: [p] } = await fleet.db.query(`
+    SELECT count(*)::int AS n, md5(coalesce(string_agg(concat_ws('|', source, source_product_id, sku, sku_normalized, slug, title, brand,
+             image_url, source_image_url, traits::text, min_price, max_price, avg_price, retail_price, source_updated_at), E'\\n'
+             ORDER BY source, source_product_id), '')) AS h
+    FROM products`);
+  const { rows: [v] } = await fleet.db.query(`
+    SELECT count(*)::int AS n, md5(coalesce(string_agg(concat_ws('|', p.source, p.source_product_id, v.size, v.size_type, v.lowest_ask,
+             v.total_asks, v.available, v.currency), E'\\n' ORDER BY p.source, p.source_product_id, v.size, v.size_type), '')) AS h
+    FROM product_variants v JOIN products p ON p.id = v.product_id`);
+  return { products: p.n, variants: v.n, hash: `${p.h}/${v.h}` };
+}
+
+/**
+ * The tightest spacing seen: for every pair of requests i < j, how much sooner request j
+ * came than (j - i) full intervals after request i allow. 0 or less means the rate held.
+ */
+export function worstEarlyMs(requests: readonly RecordedRequest[], perMinute: number): number {
+  const interval = 60_000 / perMinute;
+  const at = requests.map((r) => r.at).sort((a, b) => a - b);
+  let worst = -Infinity;
+  for (let i = 0; i < at.length; i++) {
+    for (let j = i + 1; j < at.length; j++) worst = Math.max(worst, (j - i) * interval - (at[j]! - at[i]!));
+  }
+  return worst;
+}
+
+/** Most requests seen in any window of the given length (sliding over arrival times). */
+export function maxInWindow(requests: readonly RecordedRequest[], windowMs: number): number {
+  const at = requests.map((r) => r.at).sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; j < at.length; j++) {
+    while (at[j]! - at[i]! >= windowMs) i++;
+    best = Math.max(best, j - i + 1);
+  }
+  return best;
+}
