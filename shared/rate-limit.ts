@@ -4,17 +4,19 @@ import type { Redis } from './redis.ts';
  * A request-rate limit shared by every process that uses the same Redis key: GCRA (the
  * "generic cell rate algorithm", a token bucket kept as one timestamp).
  *
- * Semantics: requests are granted at most `perMinute` per minute, spaced 60000/perMinute ms
- * apart, with up to `burst` granted back to back after an idle spell. Any window of W ms
- * therefore holds at most burst - 1 + ceil(W * perMinute / 60000) grants; with burst = 1
- * (the default) that is never more than perMinute in any rolling minute, whatever the
- * number of replicas. Time is Redis's clock (TIME), so replicas with skewed clocks agree.
+ * Semantics: grants are spaced 60000/perMinute ms apart, with up to `burst` granted back to
+ * back after an idle spell. Any window of W ms therefore holds at most
+ * burst - 1 + ceil(W * perMinute / 60000) grants; with burst = 1 (the default) that is never
+ * more than perMinute in any rolling minute, whatever the number of replicas. Time is Redis's
+ * clock (TIME), so replicas with skewed clocks agree.
  *
- * acquire() reserves the next free slot atomically and sleeps until it; slots are handed out
- * in the order callers arrive. A slot abandoned by an aborted caller is simply lost.
+ * A grant is claimed at the moment the caller goes ahead, not reserved ahead of time: a
+ * caller whose timer fires late claims late, so a late wake-up can never squeeze two
+ * requests closer together than the interval. Waiting callers poll at the time their turn
+ * could come; ties go to whoever asks first.
  */
 export interface RateLimiter {
-  /** Waits for this caller's slot; resolves with the milliseconds waited. */
+  /** Waits until this caller may go; resolves with the milliseconds waited. */
   acquire(signal?: AbortSignal): Promise<number>;
   /** Grants nothing to anyone for `ms` from now (e.g. after the server answered 429). */
   pause(ms: number): Promise<void>;
@@ -27,18 +29,19 @@ export interface RateLimitOptions {
 }
 
 // KEYS[1] holds the theoretical arrival time (TAT) in microseconds of Redis time.
-// ARGV[1] = emission interval (µs), ARGV[2] = burst tolerance (µs). Returns the wait in µs.
+// ARGV[1] = emission interval (µs), ARGV[2] = burst tolerance (µs).
+// Returns 0 when granted (and moves the TAT on), else the µs until a grant could be had.
 // string.format keeps full precision: tostring() of a µs epoch would use exponent notation.
-const ACQUIRE = `
+const CLAIM = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat - tonumber(ARGV[2]) - now
-if wait < 0 then wait = 0 end
+if wait > 0 then return wait end
 local next_tat = tat + tonumber(ARGV[1])
 redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1000)
-return wait
+return 0
 `;
 
 // ARGV[1] = pause (µs), ARGV[2] = burst tolerance (µs): pushes the TAT far enough that the
@@ -72,12 +75,14 @@ export function redisRateLimiter(redis: Redis, key: string, opts: RateLimitOptio
   const toleranceUs = (burst - 1) * intervalUs;
   return {
     async acquire(signal) {
-      signal?.throwIfAborted();
-      const waitUs = Number(await redis.eval(ACQUIRE, 1, key, intervalUs, toleranceUs));
-      // Round up: a timer firing a fraction of a millisecond early would break the spacing.
-      const ms = Math.ceil(waitUs / 1000);
-      await sleep(ms, signal);
-      return ms;
+      const started = performance.now();
+      for (;;) {
+        signal?.throwIfAborted();
+        const waitUs = Number(await redis.eval(CLAIM, 1, key, intervalUs, toleranceUs));
+        if (waitUs <= 0) return performance.now() - started;
+        // Round up, and spread waiters by up to 2 ms so they do not all poll at once.
+        await sleep(Math.ceil(waitUs / 1000) + Math.random() * 2, signal);
+      }
     },
     async pause(ms) {
       if (ms > 0) await redis.eval(PAUSE, 1, key, Math.ceil(ms * 1000), toleranceUs);

@@ -1,6 +1,7 @@
 // Shared by the kicksdb-sync tests: environment for the stand-in, table resets, a content
 // fingerprint of the synced rows, and the rate check over recorded request times.
-import type { TestFleet } from '../helpers.ts';
+import { waitFor, type TestFleet } from '../helpers.ts';
+import type { KicksdbSyncResult } from '../../jobs/kicksdb-sync/handler.ts';
 import type { KicksdbStandin, RecordedRequest } from '../fixtures/kicksdb-standin.ts';
 
 export function kicksEnv(standin: KicksdbStandin, overrides: Record<string, string> = {}): Record<string, string> {
@@ -12,6 +13,26 @@ export function kicksEnv(standin: KicksdbStandin, overrides: Record<string, stri
     KICKSDB_RETRY_BASE_MS: '20',
     ...overrides,
   };
+}
+
+export interface Finished { id: string; state: string; result: KicksdbSyncResult; failedReason?: string; attemptsMade: number; processedOn: number; finishedOn: number }
+
+/**
+ * Waits for a kicksdb-sync job to end. The job is read only once its state is final:
+ * reading it first and the state second can return a completed job without its result.
+ */
+export async function finished(fleet: TestFleet, id: string, timeoutMs = 40_000): Promise<Finished> {
+  const queue = fleet.services.producer.queue('kicksdb-sync');
+  await waitFor(async () => ['completed', 'failed'].includes(await queue.getJobState(id)), { timeoutMs, intervalMs: 25, what: `kicksdb-sync job ${id}` });
+  const job = (await queue.getJob(id))!;
+  return {
+    id, state: await job.getState(), result: job.returnvalue as KicksdbSyncResult, failedReason: job.failedReason,
+    attemptsMade: job.attemptsMade, processedOn: job.processedOn ?? 0, finishedOn: job.finishedOn ?? 0,
+  };
+}
+
+export async function runSync(fleet: TestFleet, payload: Record<string, unknown>): Promise<Finished> {
+  return finished(fleet, await fleet.services.producer.enqueue('kicksdb-sync', payload, { enqueuedBy: 'test' }));
 }
 
 export async function resetCatalogue(fleet: TestFleet): Promise<void> {
@@ -44,15 +65,4 @@ export function worstEarlyMs(requests: readonly RecordedRequest[], perMinute: nu
     for (let j = i + 1; j < at.length; j++) worst = Math.max(worst, (j - i) * interval - (at[j]! - at[i]!));
   }
   return worst;
-}
-
-/** Most requests seen in any window of the given length (sliding over arrival times). */
-export function maxInWindow(requests: readonly RecordedRequest[], windowMs: number): number {
-  const at = requests.map((r) => r.at).sort((a, b) => a - b);
-  let best = 0;
-  for (let i = 0, j = 0; j < at.length; j++) {
-    while (at[j]! - at[i]! >= windowMs) i++;
-    best = Math.max(best, j - i + 1);
-  }
-  return best;
 }

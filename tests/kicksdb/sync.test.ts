@@ -1,9 +1,8 @@
 import { describe, it, expect, afterAll, beforeEach } from 'vitest';
-import { useTestFleet, runJob, waitFor } from '../helpers.ts';
+import { useTestFleet, waitFor } from '../helpers.ts';
 import { startStandin } from '../fixtures/kicksdb-standin.ts';
 import kicksdbSync from '../../jobs/kicksdb-sync/index.ts';
-import type { KicksdbSyncResult } from '../../jobs/kicksdb-sync/handler.ts';
-import { kicksEnv, resetCatalogue } from './support.ts';
+import { kicksEnv, resetCatalogue, runSync } from './support.ts';
 
 const standin = await startStandin({ products: 45, goatProducts: 12, variants: 15 });
 const fleet = useTestFleet(kicksEnv(standin));
@@ -14,10 +13,7 @@ beforeEach(async () => {
   await resetCatalogue(fleet);
 });
 
-async function sync(payload: Record<string, unknown>) {
-  const run = await runJob(fleet, 'kicksdb-sync', payload);
-  return { ...run, result: run.result as KicksdbSyncResult };
-}
+const sync = (payload: Record<string, unknown>) => runSync(fleet, payload);
 
 describe('kicksdb-sync', () => {
   it('syncs several pages in full, and a rerun of an unchanged catalogue rewrites nothing', async () => {
