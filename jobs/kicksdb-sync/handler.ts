@@ -52,7 +52,8 @@ const newest = (a: string | null, b: string | null) => (!a ? b : !b ? a : a > b 
 export async function syncCatalogue(payload: KicksdbSyncPayload, ctx: JobContext): Promise<KicksdbSyncResult> {
   const cfg = ctx.config.kicksdb;
   if (!cfg.apiKey) throw new PermanentJobError('KICKSDB_API_KEY is not set: KicksDB needs an API key (sent as the Authorization header)');
-  const key: RunKey = { source: payload.source, query: payload.query ?? '', jobId: ctx.job.id };
+  // Job ids restart when a queue is obliterated; with the creation time they name one job.
+  const key: RunKey = { source: payload.source, query: payload.query ?? '', jobId: `${ctx.job.id}@${ctx.job.timestamp}` };
   const metrics = kicksdbMetrics();
   const client = await ctx.db.connect();
   const sql = countingSql(client);

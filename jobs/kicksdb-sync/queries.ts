@@ -7,25 +7,36 @@ export interface Sql {
   query<R extends QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
 }
 
-// Products: one statement per page. Only rows whose data changed are rewritten (the WHERE on
-// DO UPDATE), so an unchanged catalogue costs no writes, no dead tuples and no trigger runs.
-// The `before` CTE reads the pre-statement snapshot to count images that became pending.
+// Products: one statement per page. Rows equal to what is stored are filtered out before the
+// INSERT, so an unchanged catalogue costs reads only: no writes, no row locks, no dead tuples,
+// no trigger runs. The WHERE on DO UPDATE is the safety net for a row that changed in between.
+// `cur` is the pre-statement snapshot, also used to count images that became pending.
 const UPSERT_PRODUCTS = `
 WITH input AS (
   SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
                        $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::timestamptz[])
     AS t(source_product_id, sku, slug, title, brand, image_url, traits,
          min_price, max_price, avg_price, retail_price, source_updated_at)
-), before AS (
-  SELECT p.source_product_id, p.source_image_url FROM products p
+), cur AS (
+  SELECT p.source_product_id, p.sku, p.slug, p.title, p.brand, p.source_image_url, p.traits,
+         p.min_price, p.max_price, p.avg_price, p.retail_price, p.source_updated_at
+  FROM products p
   WHERE p.source = $1 AND p.source_product_id IN (SELECT source_product_id FROM input)
+), changed AS (
+  SELECT i.* FROM input i LEFT JOIN cur c USING (source_product_id)
+  WHERE c.source_product_id IS NULL
+     OR (c.sku, c.slug, c.title, c.brand, c.source_image_url, c.traits, c.min_price, c.max_price,
+         c.avg_price, c.retail_price, c.source_updated_at)
+        IS DISTINCT FROM
+        (i.sku, i.slug, i.title, i.brand, i.image_url, i.traits, i.min_price, i.max_price,
+         i.avg_price, i.retail_price, i.source_updated_at)
 ), up AS (
   INSERT INTO products AS p (source, source_product_id, sku, sku_normalized, slug, title, brand, image_url,
                              source_image_url, traits, min_price, max_price, avg_price, retail_price,
                              source_updated_at, synced_at)
   SELECT $1, i.source_product_id, i.sku, normalize_sku(i.sku), i.slug, i.title, i.brand, i.image_url,
          i.image_url, i.traits, i.min_price, i.max_price, i.avg_price, i.retail_price, i.source_updated_at, now()
-  FROM input i
+  FROM changed i
   ON CONFLICT (source, source_product_id) DO UPDATE SET
     sku = EXCLUDED.sku,
     sku_normalized = EXCLUDED.sku_normalized,
@@ -54,11 +65,12 @@ WITH input AS (
 SELECT count(*) FILTER (WHERE up.inserted)::int AS inserted,
        count(*) FILTER (WHERE NOT up.inserted)::int AS updated,
        count(*) FILTER (WHERE up.source_image_url IS NOT NULL
-                          AND up.source_image_url IS DISTINCT FROM b.source_image_url)::int AS images_queued
-FROM up LEFT JOIN before b USING (source_product_id)`;
+                          AND up.source_image_url IS DISTINCT FROM c.source_image_url)::int AS images_queued
+FROM up LEFT JOIN cur c USING (source_product_id)`;
 
-// Variants: one statement per page for the upsert and for removing sizes the source no
-// longer lists (only for the products on this page). The two CTEs touch disjoint rows.
+// Variants: one statement per page for the upsert (unchanged rows filtered out first, as for
+// products) and for removing sizes the source no longer lists, only for the products on this
+// page. The two data-modifying CTEs touch disjoint rows.
 const UPSERT_VARIANTS = `
 WITH input AS (
   SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::numeric[], $6::int[], $7::boolean[], $8::text[])
@@ -66,10 +78,15 @@ WITH input AS (
 ), target AS (
   SELECT p.id, p.source_product_id FROM products p
   WHERE p.source = $1 AND p.source_product_id = ANY($9::text[])
+), changed AS (
+  SELECT t.id AS product_id, i.* FROM input i JOIN target t USING (source_product_id)
+  LEFT JOIN product_variants c ON c.product_id = t.id AND c.size = i.size AND c.size_type = i.size_type
+  WHERE c.id IS NULL
+     OR (c.lowest_ask, c.total_asks, c.available, c.currency) IS DISTINCT FROM (i.lowest_ask, i.total_asks, i.available, i.currency)
 ), up AS (
   INSERT INTO product_variants AS v (product_id, size, size_type, lowest_ask, total_asks, available, currency, updated_at)
-  SELECT t.id, i.size, i.size_type, i.lowest_ask, i.total_asks, i.available, i.currency, now()
-  FROM input i JOIN target t USING (source_product_id)
+  SELECT i.product_id, i.size, i.size_type, i.lowest_ask, i.total_asks, i.available, i.currency, now()
+  FROM changed i
   ON CONFLICT (product_id, size, size_type) DO UPDATE SET
     lowest_ask = EXCLUDED.lowest_ask,
     total_asks = EXCLUDED.total_asks,

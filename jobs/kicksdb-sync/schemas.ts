@@ -35,9 +35,12 @@ export interface ProductRow {
 
 export interface Skipped { reason: string; id: string }
 
-/** numeric(10,2): money as a number or a plain numeric string. */
+/**
+ * numeric(10,2): money as a number or a plain numeric string, rounded to cents here so it
+ * compares equal to what the database stored last time (the unchanged-row filter relies on it).
+ */
 const money = z.union([z.number(), z.string().trim().regex(/^\d{1,8}(\.\d+)?$/).transform(Number)])
-  .pipe(z.number().min(0).max(99_999_999.99));
+  .pipe(z.number().min(0).max(99_999_999.99)).transform((n) => Math.round(n * 100) / 100);
 const text = (max: number) => z.string().trim().max(max);
 const timestamp = z.string().max(40).refine((v) => !Number.isNaN(Date.parse(v)), 'not a date-time')
   .transform((v) => new Date(v).toISOString());

@@ -46,12 +46,15 @@ describe('kicksdb-sync', () => {
       expect(state.cursor_updated_at.toISOString()).toBe(new Date(standin.item('stockx', 0, false).updated_at as string).toISOString());
       expect(state).toMatchObject({ resume_page: 5, finished: true });
 
-      // Same data again: nothing is rewritten, which the rows' xmin (writing transaction) proves.
-      const before = await fleet.db.query(`SELECT xmin::text AS x FROM products UNION ALL SELECT xmin::text FROM product_variants`);
+      // Same data again: nothing is rewritten (the rows' xmin, their writing transaction, stays)
+      // and nothing is even locked (xmax stays 0: unchanged rows never reach ON CONFLICT).
+      const tuples = `SELECT xmin::text AS x, xmax::text AS l FROM products UNION ALL SELECT xmin::text, xmax::text FROM product_variants`;
+      const before = await fleet.db.query(tuples);
       const second = await sync({ source: 'stockx', mode: 'full' });
       expect(second.result).toMatchObject({ pages: 5, inserted: 0, updated: 0, unchanged: 45, variants: 0, variantsUnchanged: 675, variantsRemoved: 0, imagesQueued: 0 });
-      const after = await fleet.db.query(`SELECT xmin::text AS x FROM products UNION ALL SELECT xmin::text FROM product_variants`);
+      const after = await fleet.db.query(tuples);
       expect(after.rows).toEqual(before.rows);
+      expect(after.rows.every((r) => r.l === '0')).toBe(true);
     } finally {
       await host.close();
     }
@@ -164,6 +167,23 @@ describe('kicksdb-sync', () => {
       expect(run.result).toMatchObject({ pages: 2, inserted: 20, complete: false, stoppedBy: 'max-pages', cursor: null });
       const { rows: [s] } = await fleet.db.query(`SELECT cursor_updated_at FROM kicksdb_sync_state WHERE source = 'stockx'`);
       expect(s.cursor_updated_at).toBeNull();
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('a new job that reuses an old job id (queue obliterated) runs afresh instead of returning the old result', async () => {
+    const queue = fleet.services.producer.queue('kicksdb-sync');
+    const host = await fleet.startWorkers([kicksdbSync]);
+    try {
+      await queue.obliterate({ force: true });
+      const first = await sync({ source: 'stockx', mode: 'full', maxPages: 1 });
+      await queue.obliterate({ force: true });
+      standin.requests.length = 0;
+      const second = await sync({ source: 'stockx', mode: 'full', maxPages: 2 });
+      expect(second.id).toBe(first.id);
+      expect(second.result).toMatchObject({ pages: 2, requests: 2, inserted: 10, unchanged: 10 });
+      expect(standin.requests).toHaveLength(2);
     } finally {
       await host.close();
     }
