@@ -98,6 +98,7 @@ async function run(payload: KicksdbSyncPayload, ctx: JobContext, sql: Sql, key: 
   let page = start.startPage;
   let pagesThisRun = 0;
   let previousOldest: string | null = null;
+  let previousIds = new Set<string>();
   let warnedOrder = false;
   let stoppedBy: KicksdbSyncResult['stoppedBy'] = 'last-page';
   let complete = true;
@@ -113,6 +114,12 @@ async function run(payload: KicksdbSyncPayload, ctx: JobContext, sql: Sql, key: 
     const res = await api.search({ page, limit: cfg.pageSize, query: payload.query, newestFirst: payload.mode === 'incremental' });
     const skipped = [...res.skipped];
     let products = res.products;
+    // An API that ignores `page` would hand back full pages forever.
+    const ids = products.map((p) => p.sourceProductId);
+    if (ids.length > 0 && ids.every((id) => previousIds.has(id))) {
+      throw new PermanentJobError(`KicksDB returned page ${page - 1} again for ${res.where}: the listing does not page; stopping instead of looping`);
+    }
+    previousIds = new Set(ids);
     let reachedCursor = false;
     if (incremental) {
       // Items older than the cursor have not changed since the last complete run: never

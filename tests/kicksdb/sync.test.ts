@@ -160,6 +160,21 @@ describe('kicksdb-sync', () => {
     }
   });
 
+  it('stops instead of looping when the API serves the same page again', async () => {
+    const page1 = await (await fetch(`${standin.url}/v3/stockx/products?page=1&limit=10&display[variants]=true`, { headers: { authorization: standin.apiKey } })).text();
+    standin.requests.length = 0;
+    standin.fail({ status: 200, body: page1, endpoint: 'search', after: 1 });
+    const host = await fleet.startWorkers([kicksdbSync]);
+    try {
+      const run = await sync({ source: 'stockx', mode: 'full' });
+      expect(run.state).toBe('failed');
+      expect(run.failedReason).toMatch(/^KicksDB returned page 1 again for GET .*page=2.*the listing does not page/);
+      expect(standin.requests).toHaveLength(2);
+    } finally {
+      await host.close();
+    }
+  });
+
   it('maxPages stops early without moving the cursor', async () => {
     const host = await fleet.startWorkers([kicksdbSync]);
     try {
