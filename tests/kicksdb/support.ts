@@ -54,6 +54,13 @@ export async function fingerprint(fleet: TestFleet): Promise<{ products: number;
 }
 
 /**
+ * Allowed lateness of a grant's request reaching the API (event loop, first connection of a
+ * process, a loaded machine). The limiter spaces grants exactly; an unshared or broken one
+ * would put requests ~0 ms apart, i.e. a whole interval early, far beyond this.
+ */
+export const JITTER_MS = 150;
+
+/**
  * The tightest spacing seen: for every pair of requests i < j, how much sooner request j
  * came than (j - i) full intervals after request i allow. 0 or less means the rate held.
  */
