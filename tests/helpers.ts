@@ -148,7 +148,9 @@ export async function runJob(fleet: TestFleet, name: string, payload: unknown, {
     const state = j ? await j.getState() : 'missing';
     return j && (state === 'completed' || state === 'failed') ? j : undefined;
   }, { timeoutMs, intervalMs: 25, what: `${name} job ${id} to finish` });
-  return { id, state: await job.getState(), result: job.returnvalue, failedReason: job.failedReason, attemptsMade: job.attemptsMade };
+  // Read it again now that it is final: the copy above may predate its result (read before the state).
+  const final = (await queue.getJob(id)) ?? job;
+  return { id, state: await final.getState(), result: final.returnvalue, failedReason: final.failedReason, attemptsMade: final.attemptsMade };
 }
 
 export interface WorkerProcess {
