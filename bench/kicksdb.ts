@@ -4,6 +4,7 @@
 // one transaction per page). Both read the same pages of 100 from the same stand-in into a
 // scratch database. The shared rate limit is lifted (1,000,000/min) to measure the work
 // itself; at the API's 640 requests/min the same sync is bounded by the limit (see notes).
+import os from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -107,31 +108,43 @@ const bench: Bench = async ({ quick }) => {
     // Warm the stand-in and the connection paths once, outside the timings.
     await fetch(`${standin.url}/v3/stockx/products?page=1&limit=${PAGE}&display[variants]=true`, { headers: { authorization: KEY } }).then((r) => r.arrayBuffer());
 
-    const first = await fleetSync(config);
-    const second = await fleetSync(config);
-    const { rows: [counts] } = await db.query(`SELECT (SELECT count(*) FROM products)::int AS p, (SELECT count(*) FROM product_variants)::int AS v`);
-
-    await db.query('TRUNCATE products, product_variants');
-    let t = performance.now();
-    const raw = await rawSync(standin.url, db);
-    const rawMs = performance.now() - t;
-    t = performance.now();
-    const rawAgain = await rawSync(standin.url, db);
-    const rawAgainMs = performance.now() - t;
-
-    const r = first.result;
+    // Two rounds, best of each, as machine load swings: fleet first sync + unchanged rerun,
+    // then the baseline's, each from empty tables.
+    const rounds: { fleet: number; fleetAgain: number; raw: number; rawAgain: number }[] = [];
+    let first: Awaited<ReturnType<typeof fleetSync>> | undefined;
+    let second: Awaited<ReturnType<typeof fleetSync>> | undefined;
+    let raw = { pages: 0, statements: 0 };
+    let rawAgain = { pages: 0, statements: 0 };
+    let counts = { p: 0, v: 0 };
+    for (let round = 0; round < 2; round++) {
+      await db.query('TRUNCATE products, product_variants, kicksdb_sync_state');
+      first = await fleetSync(config);
+      second = await fleetSync(config);
+      counts = (await db.query(`SELECT (SELECT count(*) FROM products)::int AS p, (SELECT count(*) FROM product_variants)::int AS v`)).rows[0];
+      await db.query('TRUNCATE products, product_variants');
+      let t = performance.now();
+      raw = await rawSync(standin.url, db);
+      const rawMs = performance.now() - t;
+      t = performance.now();
+      rawAgain = await rawSync(standin.url, db);
+      rounds.push({ fleet: first.ms, fleetAgain: second.ms, raw: rawMs, rawAgain: performance.now() - t });
+    }
+    const best = (k: keyof (typeof rounds)[number]) => Math.min(...rounds.map((r) => r[k]));
+    const all = (k: keyof (typeof rounds)[number]) => rounds.map((r) => fmt(r[k] / 1000)).join(' / ');
+    const r = first!.result;
     const minutesAtLimit = r.requests / base.kicksdb.requestsPerMinute;
     return [
       row(`kicksdb-sync (${products.toLocaleString('en-US')} products x 15 variants)`,
-        { label: 'fleet job, unnest upserts', rate: products / (first.ms / 1000), unit: 'products/s', peakRssMb: first.peakRssMb },
-        { label: 'fetch + row-by-row upserts', rate: products / (rawMs / 1000), unit: 'products/s' },
+        { label: 'fleet job, unnest upserts', rate: products / (best('fleet') / 1000), unit: 'products/s', peakRssMb: Math.max(first!.peakRssMb, second!.peakRssMb) },
+        { label: 'fetch + row-by-row upserts', rate: products / (best('raw') / 1000), unit: 'products/s' },
         3,
         [
-          `fleet first sync: ${fmt(first.ms / 1000)} s, ${r.pages} pages of ${PAGE}, ${r.requests} requests, ${r.inserted} products + ${r.variants} variants inserted; rows in DB ${counts.p} / ${counts.v}`,
+          `fleet first sync: best ${fmt(best('fleet') / 1000)} s (rounds ${all('fleet')} s), ${r.pages} pages of ${PAGE}, ${r.requests} requests, ${r.inserted} products + ${r.variants} variants inserted; rows in DB ${counts.p} / ${counts.v}`,
           `fleet SQL: ${r.statementsPerPage} statements per page (BEGIN, products upsert, variants upsert, resume point, COMMIT) = ${r.statements} for the run`,
-          `fleet rerun, catalogue unchanged: ${fmt(second.ms / 1000)} s, ${second.result.unchanged} products and ${second.result.variantsUnchanged} variants unchanged, ${second.result.updated + second.result.variants} rows rewritten`,
-          `baseline: ${fmt(rawMs / 1000)} s first, ${fmt(rawAgainMs / 1000)} s rerun; ${Math.round(raw.statements / raw.pages)} statements per page (${raw.statements} in all; rerun ${rawAgain.statements})`,
+          `fleet rerun, catalogue unchanged: best ${fmt(best('fleetAgain') / 1000)} s (rounds ${all('fleetAgain')} s), ${second!.result.unchanged} products and ${second!.result.variantsUnchanged} variants unchanged, ${second!.result.updated + second!.result.variants} rows rewritten`,
+          `baseline: best ${fmt(best('raw') / 1000)} s first (rounds ${all('raw')} s), best ${fmt(best('rawAgain') / 1000)} s rerun (rounds ${all('rawAgain')} s); ${Math.round(raw.statements / raw.pages)} statements per page (${raw.statements} in all; rerun ${rawAgain.statements}, every row rewritten)`,
           `at KicksDB's ${base.kicksdb.requestsPerMinute} requests/min the ${r.requests} requests alone take >= ${fmt(minutesAtLimit)} min: the API limit, not the database, bounds a real full sync`,
+          `load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`,
         ]),
     ];
   } finally {
