@@ -35,13 +35,15 @@ describe('redisRateLimiter (GCRA shared through Redis)', () => {
     const times = await grants([redisRateLimiter(a, k, { perMinute: 600 }), redisRateLimiter(b, k, { perMinute: 600 })], 12);
     // Grant k is never before its slot, k intervals after the first (timers fire late, never early).
     times.forEach((t, k) => expect(t).toBeGreaterThanOrEqual(k * 100 - 2));
-    expect(times.at(-1)!).toBeLessThan(1_800);
+    // ...and nobody waits much longer than their turn (a loaded machine adds some).
+    expect(times.at(-1)!).toBeLessThan(3_000);
   });
 
   it('lets a burst through back to back after an idle spell, then paces', async () => {
     const k = key();
     const times = await grants([redisRateLimiter(a, k, { perMinute: 600, burst: 4 }), redisRateLimiter(b, k, { perMinute: 600, burst: 4 })], 8);
-    expect(times[3]!).toBeLessThan(90);
+    // Without the burst the 4th grant could not come before 300 ms.
+    expect(times[3]!).toBeLessThan(250);
     // Grants 5..8 follow at 100 ms steps from the first.
     for (let i = 4; i < 8; i++) expect(times[i]!).toBeGreaterThanOrEqual((i - 3) * 100 - 2);
   });
