@@ -4,4 +4,5 @@ import type { Bench } from './lib.ts';
 export const benches: Record<string, () => Promise<{ default: Bench }>> = {
   queue: () => import('./queue.ts'),
   monitor: () => import('./monitor.ts'),
+  kicksdb: () => import('./kicksdb.ts'),
 };

@@ -24,7 +24,20 @@ export interface Config {
   imagePublicBaseUrl: string | undefined;
   imageSourceHosts: string[];
   imageAllowPrivateNetworks: boolean;
-  kicksdb: { baseUrl: string; apiKey: string | undefined; requestsPerMinute: number };
+  kicksdb: {
+    baseUrl: string;
+    apiKey: string | undefined;
+    /** Shared by every replica (Redis limiter); KicksDB allows 640/min per IP. */
+    requestsPerMinute: number;
+    /** Products asked for per search page (`limit`). */
+    pageSize: number;
+    /** One request's time limit, body included. */
+    timeoutMs: number;
+    /** Retries of one request after 429, 5xx, timeouts and network errors. */
+    maxRetries: number;
+    /** First retry delay; doubles each retry (with jitter) up to 60 s, unless Retry-After says otherwise. */
+    retryBaseMs: number;
+  };
   alertWebhookUrl: string | undefined;
   httpPort: number;
   httpHost: string;
@@ -156,6 +169,10 @@ export function fromEnv(env: Env = process.env): Config {
       baseUrl: url('KICKSDB_BASE_URL', ['http:', 'https:'], 'https://api.kicks.dev')!,
       apiKey: str('KICKSDB_API_KEY'),
       requestsPerMinute: int('KICKSDB_REQUESTS_PER_MINUTE', 640, 1, 100_000),
+      pageSize: int('KICKSDB_PAGE_SIZE', 100, 1, 1_000),
+      timeoutMs: int('KICKSDB_TIMEOUT_MS', 30_000, 100, 600_000),
+      maxRetries: int('KICKSDB_MAX_RETRIES', 5, 0, 20),
+      retryBaseMs: int('KICKSDB_RETRY_BASE_MS', 1_000, 1, 60_000),
     },
     alertWebhookUrl: url('ALERT_WEBHOOK_URL', ['http:', 'https:']),
     httpPort: int('HTTP_PORT', 9464, 0, 65535),
