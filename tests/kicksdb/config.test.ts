@@ -17,7 +17,7 @@ describe('kicksdb-sync configuration', () => {
   });
 
   it('schedules an incremental sync of each source every 12 hours', () => {
-    expect(schedulesOf([kicksdbSync as AnyJob])).toEqual([
+    expect(schedulesOf([kicksdbSync as AnyJob])).toMatchObject([
       { name: 'kicksdb-sync-stockx', job: 'kicksdb-sync', cron: '0 */12 * * *', payload: { source: 'stockx', mode: 'incremental' } },
       { name: 'kicksdb-sync-goat', job: 'kicksdb-sync', cron: '0 */12 * * *', payload: { source: 'goat', mode: 'incremental' } },
     ]);

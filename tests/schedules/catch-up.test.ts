@@ -44,7 +44,7 @@ describe('schedules across processes', () => {
       // After the catch-up, regular ticks again, each once.
       const after = runs.filter((r) => r.tick > restart);
       expect(skippedWithoutCause(after, 3_000)).toEqual([]);
-      expect(b.output()).toMatch(/"unchanged":\["mv-refresh"\]/);
+      expect(b.output()).toMatch(/"unchanged":\[[^\]]*"mv-refresh"/);
 
       // Next start without the schedule: it disappears from Redis, and the queue runs freely again.
       const c = await spawnWorker('mv-refresh', { ...env, SCHEDULE_MV_REFRESH: 'off' });
