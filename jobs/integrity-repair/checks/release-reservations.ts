@@ -1,0 +1,74 @@
+// Shared SQL of the two checks that release stale active reservations (expired ones, and
+// those of cancelled orders). `stale` is a constant predicate on reservation `r` from the
+// check's own module, never input.
+//
+// A batch takes up to $2 inventory items that have stale reservations, locking them with
+// SKIP LOCKED (an item an ordinary update holds is left for the next batch), releases
+// their stale reservations and recomputes their reserved_quantity from what stays active.
+// Parameters: $1 job id, $2 batch size, $3 check name.
+// All CTEs read one snapshot, so "stays active" = active now − released here.
+
+export function releaseDetectSql(stale: string): string {
+  return `SELECT count(*)::int AS found FROM stock_reservations r WHERE ${stale}`;
+}
+
+export function releaseRepairSql(stale: string): string {
+  return `
+WITH items AS (
+  SELECT i.id, i.quantity, i.reserved_quantity, i.status
+  FROM inventory i
+  WHERE i.id IN (SELECT r.inventory_id FROM stock_reservations r WHERE ${stale})
+  LIMIT $2
+  FOR UPDATE OF i SKIP LOCKED
+),
+released AS (
+  UPDATE stock_reservations r SET status = 'released'
+  FROM items
+  WHERE r.inventory_id = items.id AND ${stale}
+  RETURNING r.id, r.inventory_id, r.order_id, r.quantity, r.expires_at, r.created_at
+),
+released_sum AS (
+  SELECT inventory_id, sum(quantity)::int AS quantity FROM released GROUP BY inventory_id
+),
+active_sum AS (
+  SELECT a.inventory_id, sum(a.quantity)::int AS quantity
+  FROM stock_reservations a JOIN items ON a.inventory_id = items.id
+  WHERE a.status = 'active'
+  GROUP BY a.inventory_id
+),
+recomputed AS (
+  SELECT items.*, coalesce(act.quantity, 0) - coalesce(rel.quantity, 0) AS reserved
+  FROM items
+  LEFT JOIN active_sum act ON act.inventory_id = items.id
+  LEFT JOIN released_sum rel ON rel.inventory_id = items.id
+),
+inv AS (
+  UPDATE inventory i SET reserved_quantity = rc.reserved
+  FROM recomputed rc
+  WHERE i.id = rc.id AND i.reserved_quantity <> rc.reserved
+  RETURNING i.id, i.quantity, i.reserved_quantity, i.available_quantity, i.status
+),
+audit_reservations AS (
+  INSERT INTO integrity_audit (check_name, entity, entity_id, before, after, job_id)
+  SELECT $3, 'stock_reservation', r.id::text,
+         jsonb_build_object('status', 'active', 'inventory_id', r.inventory_id, 'order_id', r.order_id,
+                            'quantity', r.quantity, 'expires_at', r.expires_at, 'created_at', r.created_at),
+         jsonb_build_object('status', 'released'),
+         $1
+  FROM released r
+  RETURNING 1
+),
+audit_inventory AS (
+  INSERT INTO integrity_audit (check_name, entity, entity_id, before, after, job_id)
+  SELECT $3, 'inventory', inv.id::text,
+         jsonb_build_object('quantity', rc.quantity, 'reserved_quantity', rc.reserved_quantity,
+                            'available_quantity', rc.quantity - rc.reserved_quantity, 'status', rc.status),
+         jsonb_build_object('quantity', inv.quantity, 'reserved_quantity', inv.reserved_quantity,
+                            'available_quantity', inv.available_quantity, 'status', inv.status),
+         $1
+  FROM inv JOIN recomputed rc ON rc.id = inv.id
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM audit_reservations)::int AS repaired,
+       (SELECT count(*) FROM audit_inventory)::int AS "inventoryRecomputed"`;
+}

@@ -1,0 +1,43 @@
+import { always, singleStatement, type Check } from '../check.ts';
+
+// status is kept by a BEFORE trigger; it drifts only when the trigger was bypassed
+// (session_replication_role = replica, a disabled trigger, a restore). A sequential scan
+// on purpose: a partial index on the drift predicate would read quantity columns and make
+// every ordinary quantity update non-HOT (migrations/0041). LIMIT stops each batch's scan
+// as soon as it has found batchSize rows.
+
+const DRIFTED = `status <> inventory_status_for(quantity, reserved_quantity, low_stock_threshold)`;
+
+const repairSql = `
+WITH cand AS (
+  SELECT id, status FROM inventory
+  WHERE ${DRIFTED}
+  LIMIT $2
+  FOR UPDATE SKIP LOCKED
+),
+fixed AS (
+  UPDATE inventory i SET status = inventory_status_for(i.quantity, i.reserved_quantity, i.low_stock_threshold)
+  FROM cand WHERE i.id = cand.id
+  RETURNING i.id, i.status, i.quantity, i.reserved_quantity, i.available_quantity, i.low_stock_threshold
+),
+audit AS (
+  INSERT INTO integrity_audit (check_name, entity, entity_id, before, after, job_id)
+  SELECT $3, 'inventory', f.id::text,
+         jsonb_build_object('status', c.status),
+         jsonb_build_object('status', f.status, 'quantity', f.quantity, 'reserved_quantity', f.reserved_quantity,
+                            'available_quantity', f.available_quantity, 'low_stock_threshold', f.low_stock_threshold),
+         $1
+  FROM fixed f JOIN cand c ON c.id = f.id
+  RETURNING 1
+)
+SELECT count(*)::int AS repaired FROM audit`;
+
+const check: Check = {
+  name: 'status-drift',
+  description: 'Items whose status disagrees with the status rule (trigger bypassed): status recomputed',
+  touchesInventory: true,
+  detectSql: `SELECT count(*)::int AS found FROM inventory WHERE ${DRIFTED}`,
+  repairs: always,
+  repairBatch: singleStatement(repairSql),
+};
+export default check;

@@ -1,0 +1,122 @@
+import type { JobContext } from '../../shared/job.ts';
+import type { PoolClient } from '../../shared/db.ts';
+import { applyLifecycle, fixStatusDrift, pendingAlerts, alertDetails, markNotified, type LifecycleCounts } from './queries.ts';
+import { buildDigest, DIGEST_MAX_ITEMS } from './digest.ts';
+import { deliver } from './webhook.ts';
+import { stockAlertMetrics } from './metrics.ts';
+import type { StockAlertsPayload } from './index.ts';
+
+export type WebhookOutcome = 'sent' | 'failed' | 'not-configured' | 'nothing-to-send' | 'dry-run';
+
+export interface StockAlertsResult {
+  opened: number;
+  escalated: number;
+  resolved: number;
+  /** Open alerts after the run (= lowStock + outOfStock). */
+  open: number;
+  lowStock: number;
+  outOfStock: number;
+  /** Alerts the webhook accepted in this run's digest. */
+  notified: number;
+  /** Open alerts still waiting for a digest (webhook down or not configured). */
+  pending: number;
+  deescalated: number;
+  statusFixed: number;
+  webhook: WebhookOutcome;
+  webhookError?: string;
+  dryRun: boolean;
+}
+
+const RUN_LOCK = 'stock-alerts';
+/** How long a run waits for another replica's run (they take seconds) before failing the attempt. */
+const RUN_LOCK_WAIT_MS = 120_000;
+
+/**
+ * A session-level advisory lock for the whole run, digest included: two replicas never
+ * send the same pending alerts twice. It dies with the connection if the process does.
+ */
+async function acquireRunLock(client: PoolClient, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + RUN_LOCK_WAIT_MS;
+  for (;;) {
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [RUN_LOCK]);
+    if (rows[0]!.ok) return;
+    if (Date.now() > deadline) throw new Error(`another stock-alerts run has held the lock for over ${RUN_LOCK_WAIT_MS / 1000} s`);
+    signal.throwIfAborted();
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function runStockAlerts(payload: StockAlertsPayload, ctx: JobContext): Promise<StockAlertsResult> {
+  const client = await ctx.db.connect();
+  let healthy = true;
+  try {
+    await acquireRunLock(client, ctx.signal);
+    try {
+      return await runLocked(client, payload.dryRun, ctx);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [RUN_LOCK]).catch(() => { healthy = false; });
+    }
+  } catch (err) {
+    healthy = false;
+    throw err;
+  } finally {
+    // A connection that failed mid-way is discarded, so no lock or transaction can linger.
+    client.release(healthy ? undefined : true);
+  }
+}
+
+async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): Promise<StockAlertsResult> {
+  const metrics = stockAlertMetrics();
+  // Outside the lifecycle transaction: drifted rows are locked only for this one statement.
+  let statusFixed = dryRun ? 0 : await fixStatusDrift(client);
+  let counts: LifecycleCounts;
+  let pendingInDryRun = 0;
+  await client.query('BEGIN');
+  try {
+    await client.query(`SELECT set_config('lock_timeout', '5s', true)`);
+    if (dryRun) statusFixed = await fixStatusDrift(client);
+    counts = await applyLifecycle(client);
+    if (dryRun) pendingInDryRun = (await pendingAlerts(client)).length;
+    await client.query(dryRun ? 'ROLLBACK' : 'COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+  metrics.lowStock.set(counts.lowStock);
+  metrics.outOfStock.set(counts.outOfStock);
+  const base = {
+    opened: counts.opened, escalated: counts.escalated, resolved: counts.resolved,
+    open: counts.lowStock + counts.outOfStock, lowStock: counts.lowStock, outOfStock: counts.outOfStock,
+    deescalated: counts.deescalated, statusFixed, dryRun,
+  };
+  ctx.log.info({ ...base }, 'stock alerts updated');
+  if (dryRun) return { ...base, notified: 0, pending: pendingInDryRun, webhook: 'dry-run' };
+
+  const pending = await pendingAlerts(client);
+  if (pending.length === 0) return { ...base, notified: 0, pending: 0, webhook: 'nothing-to-send' };
+  const url = ctx.config.alertWebhookUrl;
+  if (!url) {
+    ctx.log.warn({ pending: pending.length }, 'ALERT_WEBHOOK_URL is not set: alerts are recorded but nobody is notified');
+    return { ...base, notified: 0, pending: pending.length, webhook: 'not-configured' };
+  }
+
+  const details = await alertDetails(client, pending.slice(0, DIGEST_MAX_ITEMS).map((p) => p.id));
+  const digest = buildDigest({
+    ...counts, open: base.open, pending: pending.length,
+    newAlerts: pending.filter((p) => p.notified_level === null).length,
+    escalatedAlerts: pending.filter((p) => p.notified_level !== null).length,
+  }, details);
+  const delivery = await deliver(url, digest, ctx.signal);
+  if (!delivery.ok) {
+    metrics.digests.inc({ outcome: 'failed' });
+    ctx.log.error({ attempts: delivery.attempts, error: delivery.error, pending: pending.length },
+      'stock-alert digest not delivered; the alerts stay pending for the next run');
+    return { ...base, notified: 0, pending: pending.length, webhook: 'failed', webhookError: `${delivery.error} (after ${delivery.attempts} attempts)` };
+  }
+  // Only after the webhook accepted the digest: a crash before this line re-sends next run
+  // (at least once), never loses an alert.
+  const notified = await markNotified(client, pending);
+  metrics.digests.inc({ outcome: 'sent' });
+  ctx.log.info({ notified, attempts: delivery.attempts }, 'stock-alert digest delivered');
+  return { ...base, notified, pending: pending.length - notified, webhook: 'sent' };
+}
