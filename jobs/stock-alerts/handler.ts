@@ -28,6 +28,8 @@ export interface StockAlertsResult {
 }
 
 const RUN_LOCK = 'stock-alerts';
+// Whole-table statements cross jit_above_cost at 1M rows; compiling them costs more than running them.
+const NO_JIT = `SELECT set_config('jit', 'off', true)`;
 /** How long a run waits for another replica's run (they take seconds) before failing the attempt. */
 const RUN_LOCK_WAIT_MS = 120_000;
 
@@ -67,12 +69,24 @@ export async function runStockAlerts(payload: StockAlertsPayload, ctx: JobContex
 
 async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): Promise<StockAlertsResult> {
   const metrics = stockAlertMetrics();
-  // Outside the lifecycle transaction: drifted rows are locked only for this one statement.
-  let statusFixed = dryRun ? 0 : await fixStatusDrift(client);
+  // Its own transaction: drifted rows stay locked only for this one statement.
+  let statusFixed = 0;
+  if (!dryRun) {
+    await client.query('BEGIN');
+    try {
+      await client.query(NO_JIT);
+      statusFixed = await fixStatusDrift(client);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  }
   let counts: LifecycleCounts;
   let pendingInDryRun = 0;
   await client.query('BEGIN');
   try {
+    await client.query(NO_JIT);
     await client.query(`SELECT set_config('lock_timeout', '5s', true)`);
     if (dryRun) statusFixed = await fixStatusDrift(client);
     counts = await applyLifecycle(client);

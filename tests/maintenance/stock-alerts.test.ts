@@ -4,7 +4,7 @@ import { registry } from '../../shared/metrics.ts';
 import stockAlerts from '../../jobs/stock-alerts/index.ts';
 import type { StockAlertsResult } from '../../jobs/stock-alerts/handler.ts';
 import type { Digest } from '../../jobs/stock-alerts/digest.ts';
-import { startWebhookReceiver } from './fixtures/webhook.ts';
+import { startWebhookReceiver } from '../../bench/support/webhook-receiver.ts';
 import { runToEnd } from './fixtures/run.ts';
 import { insertItem, setStatusRaw, fingerprint } from './fixtures/seed.ts';
 

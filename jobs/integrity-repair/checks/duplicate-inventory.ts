@@ -22,10 +22,11 @@ FROM inventory
 GROUP BY 1, 2
 HAVING count(*) > 1`;
 
+// Targets are the duplicate keys (found index-only, no lock); a batch locks just the rows
+// of its keys, by index lookups, for the short merge.
 const LOCK_SQL = `
-WITH keys AS (${GROUPS} LIMIT $1)
-SELECT i.id FROM inventory i
-JOIN keys k ON i.external_id = k.external_id AND inventory_variant_canonical(i.variant_key) = k.canon
+SELECT i.id FROM unnest($1::text[], $2::text[]) AS k(external_id, canon)
+JOIN inventory i ON i.external_id = k.external_id AND inventory_variant_canonical(i.variant_key) = k.canon
 ORDER BY i.id
 FOR UPDATE OF i`;
 
@@ -47,10 +48,10 @@ d AS (
          (array_agg(i.store_name ORDER BY i.id) FILTER (WHERE i.store_name IS NOT NULL))[1] AS store_name,
          array_agg(i.id ORDER BY i.id) AS ids,
          jsonb_agg(to_jsonb(i) ORDER BY i.id) AS rows
-  FROM m JOIN inventory i ON i.id = m.dup_id
+  FROM m JOIN inventory i ON i.id = m.dup_id AND i.id = ANY($1::bigint[])
   GROUP BY m.survivor_id
 ),
-before AS (SELECT s.* FROM inventory s JOIN d ON s.id = d.survivor_id),
+before AS (SELECT s.* FROM inventory s JOIN d ON s.id = d.survivor_id WHERE s.id = ANY($2::bigint[])),
 after AS (
   UPDATE inventory s
   SET quantity = s.quantity + d.quantity,
@@ -59,21 +60,21 @@ after AS (
       image_url = coalesce(s.image_url, d.image_url),
       r2_url = coalesce(s.r2_url, d.r2_url),
       store_name = coalesce(s.store_name, d.store_name)
-  FROM d WHERE s.id = d.survivor_id
+  FROM d WHERE s.id = ANY($2::bigint[]) AND s.id = d.survivor_id
   RETURNING s.*
 ),
 movements AS (
-  UPDATE stock_movements t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = m.dup_id RETURNING m.survivor_id
+  UPDATE stock_movements t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = ANY($1::bigint[]) AND t.inventory_id = m.dup_id RETURNING m.survivor_id
 ),
 reservations AS (
-  UPDATE stock_reservations t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = m.dup_id RETURNING m.survivor_id
+  UPDATE stock_reservations t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = ANY($1::bigint[]) AND t.inventory_id = m.dup_id RETURNING m.survivor_id
 ),
 alerts AS (
   UPDATE stock_alerts t SET inventory_id = m.survivor_id, status = 'resolved', resolved_at = coalesce(t.resolved_at, now())
-  FROM m WHERE t.inventory_id = m.dup_id RETURNING m.survivor_id
+  FROM m WHERE t.inventory_id = ANY($1::bigint[]) AND t.inventory_id = m.dup_id RETURNING m.survivor_id
 ),
 items AS (
-  UPDATE order_items t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = m.dup_id RETURNING m.survivor_id
+  UPDATE order_items t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = ANY($1::bigint[]) AND t.inventory_id = m.dup_id RETURNING m.survivor_id
 ),
 moved AS (
   SELECT survivor_id, jsonb_object_agg(ref, n) AS counts FROM (
@@ -98,8 +99,8 @@ audit AS (
 )
 SELECT (SELECT count(*) FROM audit)::int AS repaired`;
 
-async function repairBatch({ client, check, jobId, batchSize }: RepairBatch): Promise<Record<string, number>> {
-  const locked = await client.query<{ id: string }>(LOCK_SQL, [batchSize]);
+async function repairBatch({ client, check, jobId, targets }: RepairBatch): Promise<Record<string, number>> {
+  const locked = await client.query<{ id: string }>(LOCK_SQL, [targets.map((k) => k.external_id), targets.map((k) => k.canon)]);
   if (locked.rowCount === 0) return { repaired: 0, rowsMerged: 0 };
   const pairs = await client.query<{ dup_id: string; survivor_id: string }>(PAIRS_SQL, [locked.rows.map((r) => r.id)]);
   if (pairs.rowCount === 0) return { repaired: 0, rowsMerged: 0 };
@@ -117,6 +118,8 @@ const check: Check = {
   touchesInventory: true,
   detectSql: `SELECT count(*)::int AS found, coalesce(sum(n - 1), 0)::int AS "duplicateRows"
               FROM (SELECT count(*) AS n FROM inventory GROUP BY external_id, inventory_variant_canonical(variant_key) HAVING count(*) > 1) g`,
+  targetsSql: `${GROUPS} LIMIT $1`,
+  foundIsTargetCount: true,
   repairs: always,
   repairBatch,
 };

@@ -9,12 +9,11 @@ const EXPIRED = `t.kind = 'session' AND t.expires_at < now()`;
 
 const repairSql = `
 WITH cand AS (
-  SELECT t.id FROM admin_tokens t WHERE ${EXPIRED}
-  LIMIT $2
+  SELECT t.id FROM admin_tokens t WHERE t.id = ANY($2::bigint[]) AND ${EXPIRED}
   FOR UPDATE SKIP LOCKED
 ),
 gone AS (
-  DELETE FROM admin_tokens d USING cand WHERE d.id = cand.id
+  DELETE FROM admin_tokens d USING cand WHERE d.id = ANY($2::bigint[]) AND d.id = cand.id
   RETURNING d.*
 ),
 audit AS (
@@ -29,7 +28,9 @@ const check: Check = {
   description: 'Admin sessions past their expiry: removed',
   touchesInventory: false,
   detectSql: `SELECT count(*)::int AS found FROM admin_tokens t WHERE ${EXPIRED}`,
+  targetsSql: `SELECT t.id::text AS id FROM admin_tokens t WHERE ${EXPIRED} LIMIT $1`,
   repairs: always,
+  repairSql: repairSql,
   repairBatch: singleStatement(repairSql),
 };
 export default check;

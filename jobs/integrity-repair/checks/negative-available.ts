@@ -18,17 +18,18 @@ FROM inventory i
 CROSS JOIN LATERAL (SELECT ${ACTIVE_SUM} AS reserved) a
 WHERE i.available_quantity < 0`;
 
+const FAULT = `i.available_quantity < 0 AND i.reserved_quantity <> ${ACTIVE_SUM}`;
+
 const repairSql = `
 WITH cand AS (
   SELECT i.id, i.quantity, i.reserved_quantity, i.status
   FROM inventory i
-  WHERE i.available_quantity < 0 AND i.reserved_quantity <> ${ACTIVE_SUM}
-  LIMIT $2
+  WHERE i.id = ANY($2::bigint[]) AND ${FAULT}
   FOR UPDATE SKIP LOCKED
 ),
 fixed AS (
   UPDATE inventory i SET reserved_quantity = ${ACTIVE_SUM}
-  FROM cand WHERE i.id = cand.id
+  FROM cand WHERE i.id = ANY($2::bigint[]) AND i.id = cand.id
   RETURNING i.id, i.quantity, i.reserved_quantity, i.available_quantity, i.status
 ),
 audit AS (
@@ -49,7 +50,9 @@ const check: Check = {
   description: 'Items with negative available quantity: reserved_quantity recomputed from active reservations (not reset to 0)',
   touchesInventory: true,
   detectSql,
+  targetsSql: `SELECT i.id::text AS id FROM inventory i WHERE ${FAULT} LIMIT $1`,
   repairs: always,
+  repairSql: repairSql,
   repairBatch: singleStatement(repairSql),
 };
 export default check;

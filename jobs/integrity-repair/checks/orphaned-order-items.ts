@@ -8,12 +8,11 @@ const ORPHAN = `NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = oi.order_id)`;
 
 const repairSql = `
 WITH cand AS (
-  SELECT oi.id FROM order_items oi WHERE ${ORPHAN}
-  LIMIT $2
+  SELECT oi.id FROM order_items oi WHERE oi.id = ANY($2::bigint[]) AND ${ORPHAN}
   FOR UPDATE SKIP LOCKED
 ),
 gone AS (
-  DELETE FROM order_items d USING cand WHERE d.id = cand.id
+  DELETE FROM order_items d USING cand WHERE d.id = ANY($2::bigint[]) AND d.id = cand.id
   RETURNING d.*
 ),
 audit AS (
@@ -29,7 +28,9 @@ const check: Check = {
   touchesInventory: false,
   detectSql: `SELECT count(*)::int AS found FROM order_items oi WHERE ${ORPHAN}`,
   sampleSql: `SELECT oi.id::text AS id FROM order_items oi WHERE ${ORPHAN} ORDER BY oi.id LIMIT 20`,
+  targetsSql: `SELECT oi.id::text AS id FROM order_items oi WHERE ${ORPHAN} LIMIT $1`,
   repairs: (options) => options.removeOrphans,
+  repairSql: repairSql,
   repairBatch: singleStatement(repairSql),
 };
 export default check;

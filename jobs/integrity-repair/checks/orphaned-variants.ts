@@ -7,12 +7,11 @@ const ORPHAN = `NOT EXISTS (SELECT 1 FROM products p WHERE p.id = v.product_id)`
 
 const repairSql = `
 WITH cand AS (
-  SELECT v.id FROM product_variants v WHERE ${ORPHAN}
-  LIMIT $2
+  SELECT v.id FROM product_variants v WHERE v.id = ANY($2::bigint[]) AND ${ORPHAN}
   FOR UPDATE SKIP LOCKED
 ),
 gone AS (
-  DELETE FROM product_variants d USING cand WHERE d.id = cand.id
+  DELETE FROM product_variants d USING cand WHERE d.id = ANY($2::bigint[]) AND d.id = cand.id
   RETURNING d.*
 ),
 audit AS (
@@ -28,7 +27,9 @@ const check: Check = {
   touchesInventory: false,
   detectSql: `SELECT count(*)::int AS found FROM product_variants v WHERE ${ORPHAN}`,
   sampleSql: `SELECT v.id::text AS id FROM product_variants v WHERE ${ORPHAN} ORDER BY v.id LIMIT 20`,
+  targetsSql: `SELECT v.id::text AS id FROM product_variants v WHERE ${ORPHAN} LIMIT $1`,
   repairs: (options) => options.removeOrphans,
+  repairSql: repairSql,
   repairBatch: singleStatement(repairSql),
 };
 export default check;

@@ -2,14 +2,18 @@
 // those of cancelled orders). `stale` is a constant predicate on reservation `r` from the
 // check's own module, never input.
 //
-// A batch takes up to $2 inventory items that have stale reservations, locking them with
-// SKIP LOCKED (an item an ordinary update holds is left for the next batch), releases
-// their stale reservations and recomputes their reserved_quantity from what stays active.
-// Parameters: $1 job id, $2 batch size, $3 check name.
-// All CTEs read one snapshot, so "stays active" = active now − released here.
+// Targets are inventory items with stale reservations. A batch locks its items (SKIP
+// LOCKED: an item an ordinary update holds is left for the next run), releases their stale
+// reservations and recomputes their reserved_quantity from what stays active.
+// Parameters: $1 job id, $2 item ids, $3 check name. All CTEs read one snapshot, so
+// "stays active" = active now − released here.
 
 export function releaseDetectSql(stale: string): string {
   return `SELECT count(*)::int AS found FROM stock_reservations r WHERE ${stale}`;
+}
+
+export function releaseTargetsSql(stale: string): string {
+  return `SELECT DISTINCT r.inventory_id::text AS id FROM stock_reservations r WHERE ${stale} LIMIT $1`;
 }
 
 export function releaseRepairSql(stale: string): string {
@@ -17,14 +21,13 @@ export function releaseRepairSql(stale: string): string {
 WITH items AS (
   SELECT i.id, i.quantity, i.reserved_quantity, i.status
   FROM inventory i
-  WHERE i.id IN (SELECT r.inventory_id FROM stock_reservations r WHERE ${stale})
-  LIMIT $2
-  FOR UPDATE OF i SKIP LOCKED
+  WHERE i.id = ANY($2::bigint[])
+  FOR UPDATE SKIP LOCKED
 ),
 released AS (
   UPDATE stock_reservations r SET status = 'released'
   FROM items
-  WHERE r.inventory_id = items.id AND ${stale}
+  WHERE r.inventory_id = ANY($2::bigint[]) AND r.inventory_id = items.id AND ${stale}
   RETURNING r.id, r.inventory_id, r.order_id, r.quantity, r.expires_at, r.created_at
 ),
 released_sum AS (
@@ -32,20 +35,20 @@ released_sum AS (
 ),
 active_sum AS (
   SELECT a.inventory_id, sum(a.quantity)::int AS quantity
-  FROM stock_reservations a JOIN items ON a.inventory_id = items.id
-  WHERE a.status = 'active'
+  FROM stock_reservations a
+  WHERE a.inventory_id = ANY($2::bigint[]) AND a.status = 'active'
   GROUP BY a.inventory_id
 ),
 recomputed AS (
   SELECT items.*, coalesce(act.quantity, 0) - coalesce(rel.quantity, 0) AS reserved
   FROM items
+  JOIN released_sum rel ON rel.inventory_id = items.id
   LEFT JOIN active_sum act ON act.inventory_id = items.id
-  LEFT JOIN released_sum rel ON rel.inventory_id = items.id
 ),
 inv AS (
   UPDATE inventory i SET reserved_quantity = rc.reserved
   FROM recomputed rc
-  WHERE i.id = rc.id AND i.reserved_quantity <> rc.reserved
+  WHERE i.id = ANY($2::bigint[]) AND i.id = rc.id AND i.reserved_quantity <> rc.reserved
   RETURNING i.id, i.quantity, i.reserved_quantity, i.available_quantity, i.status
 ),
 audit_reservations AS (

@@ -2,22 +2,21 @@ import { always, singleStatement, type Check } from '../check.ts';
 
 // status is kept by a BEFORE trigger; it drifts only when the trigger was bypassed
 // (session_replication_role = replica, a disabled trigger, a restore). A sequential scan
-// on purpose: a partial index on the drift predicate would read quantity columns and make
-// every ordinary quantity update non-HOT (migrations/0041). LIMIT stops each batch's scan
-// as soon as it has found batchSize rows.
+// on purpose (one pass to count, one to list): a partial index on the drift predicate
+// would read quantity columns and make every ordinary quantity update non-HOT
+// (migrations/0041).
 
 const DRIFTED = `status <> inventory_status_for(quantity, reserved_quantity, low_stock_threshold)`;
 
 const repairSql = `
 WITH cand AS (
   SELECT id, status FROM inventory
-  WHERE ${DRIFTED}
-  LIMIT $2
+  WHERE id = ANY($2::bigint[]) AND ${DRIFTED}
   FOR UPDATE SKIP LOCKED
 ),
 fixed AS (
   UPDATE inventory i SET status = inventory_status_for(i.quantity, i.reserved_quantity, i.low_stock_threshold)
-  FROM cand WHERE i.id = cand.id
+  FROM cand WHERE i.id = ANY($2::bigint[]) AND i.id = cand.id
   RETURNING i.id, i.status, i.quantity, i.reserved_quantity, i.available_quantity, i.low_stock_threshold
 ),
 audit AS (
@@ -37,7 +36,10 @@ const check: Check = {
   description: 'Items whose status disagrees with the status rule (trigger bypassed): status recomputed',
   touchesInventory: true,
   detectSql: `SELECT count(*)::int AS found FROM inventory WHERE ${DRIFTED}`,
+  targetsSql: `SELECT id::text AS id FROM inventory WHERE ${DRIFTED} LIMIT $1`,
+  foundIsTargetCount: true,
   repairs: always,
+  repairSql: repairSql,
   repairBatch: singleStatement(repairSql),
 };
 export default check;
