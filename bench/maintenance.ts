@@ -83,7 +83,12 @@ const bench: Bench = async ({ quick }) => {
     const plans: Record<string, string> = {};
     const pc = await services.db.connect();
     try {
-      for (const c of checks) plans[c.name] = await planScans(pc, c.detectSql);
+      for (const c of checks) {
+        plans[c.name] = `detect: ${await planScans(pc, c.detectSql)}`;
+        if (!c.repairSql) continue;
+        const targets = (await pc.query<{ id: string }>(c.targetsSql, [500])).rows.map((r) => r.id);
+        plans[c.name] += ` | repair batch: ${await planScans(pc, c.repairSql, ['bench', targets, c.name])}`;
+      }
     } finally { pc.release(); }
     const alertPlans = async () => {
       await services.db.query('ANALYZE stock_alerts');

@@ -48,10 +48,10 @@ d AS (
          (array_agg(i.store_name ORDER BY i.id) FILTER (WHERE i.store_name IS NOT NULL))[1] AS store_name,
          array_agg(i.id ORDER BY i.id) AS ids,
          jsonb_agg(to_jsonb(i) ORDER BY i.id) AS rows
-  FROM m JOIN inventory i ON i.id = m.dup_id AND i.id = ANY($1::bigint[])
+  FROM m JOIN inventory i ON i.id = m.dup_id
   GROUP BY m.survivor_id
 ),
-before AS (SELECT s.* FROM inventory s JOIN d ON s.id = d.survivor_id WHERE s.id = ANY($2::bigint[])),
+before AS (SELECT s.* FROM inventory s JOIN d ON s.id = d.survivor_id),
 after AS (
   UPDATE inventory s
   SET quantity = s.quantity + d.quantity,
@@ -60,21 +60,21 @@ after AS (
       image_url = coalesce(s.image_url, d.image_url),
       r2_url = coalesce(s.r2_url, d.r2_url),
       store_name = coalesce(s.store_name, d.store_name)
-  FROM d WHERE s.id = ANY($2::bigint[]) AND s.id = d.survivor_id
+  FROM d WHERE s.id = d.survivor_id
   RETURNING s.*
 ),
 movements AS (
-  UPDATE stock_movements t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = ANY($1::bigint[]) AND t.inventory_id = m.dup_id RETURNING m.survivor_id
+  UPDATE stock_movements t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = m.dup_id RETURNING m.survivor_id
 ),
 reservations AS (
-  UPDATE stock_reservations t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = ANY($1::bigint[]) AND t.inventory_id = m.dup_id RETURNING m.survivor_id
+  UPDATE stock_reservations t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = m.dup_id RETURNING m.survivor_id
 ),
 alerts AS (
   UPDATE stock_alerts t SET inventory_id = m.survivor_id, status = 'resolved', resolved_at = coalesce(t.resolved_at, now())
-  FROM m WHERE t.inventory_id = ANY($1::bigint[]) AND t.inventory_id = m.dup_id RETURNING m.survivor_id
+  FROM m WHERE t.inventory_id = m.dup_id RETURNING m.survivor_id
 ),
 items AS (
-  UPDATE order_items t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = ANY($1::bigint[]) AND t.inventory_id = m.dup_id RETURNING m.survivor_id
+  UPDATE order_items t SET inventory_id = m.survivor_id FROM m WHERE t.inventory_id = m.dup_id RETURNING m.survivor_id
 ),
 moved AS (
   SELECT survivor_id, jsonb_object_agg(ref, n) AS counts FROM (

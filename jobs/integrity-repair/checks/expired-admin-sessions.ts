@@ -13,7 +13,7 @@ WITH cand AS (
   FOR UPDATE SKIP LOCKED
 ),
 gone AS (
-  DELETE FROM admin_tokens d USING cand WHERE d.id = ANY($2::bigint[]) AND d.id = cand.id
+  DELETE FROM admin_tokens d USING cand WHERE d.id = cand.id
   RETURNING d.*
 ),
 audit AS (

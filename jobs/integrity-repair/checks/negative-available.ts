@@ -29,18 +29,16 @@ WITH cand AS (
 ),
 fixed AS (
   UPDATE inventory i SET reserved_quantity = ${ACTIVE_SUM}
-  FROM cand WHERE i.id = ANY($2::bigint[]) AND i.id = cand.id
-  RETURNING i.id, i.quantity, i.reserved_quantity, i.available_quantity, i.status
+  FROM cand c WHERE i.id = c.id
+  RETURNING i.id,
+    jsonb_build_object('quantity', c.quantity, 'reserved_quantity', c.reserved_quantity,
+                       'available_quantity', c.quantity - c.reserved_quantity, 'status', c.status) AS before,
+    jsonb_build_object('quantity', i.quantity, 'reserved_quantity', i.reserved_quantity,
+                       'available_quantity', i.available_quantity, 'status', i.status) AS after
 ),
 audit AS (
   INSERT INTO integrity_audit (check_name, entity, entity_id, before, after, job_id)
-  SELECT $3, 'inventory', f.id::text,
-         jsonb_build_object('quantity', c.quantity, 'reserved_quantity', c.reserved_quantity,
-                            'available_quantity', c.quantity - c.reserved_quantity, 'status', c.status),
-         jsonb_build_object('quantity', f.quantity, 'reserved_quantity', f.reserved_quantity,
-                            'available_quantity', f.available_quantity, 'status', f.status),
-         $1
-  FROM fixed f JOIN cand c ON c.id = f.id
+  SELECT $3, 'inventory', f.id::text, f.before, f.after, $1 FROM fixed f
   RETURNING 1
 )
 SELECT count(*)::int AS repaired FROM audit`;

@@ -12,7 +12,7 @@ WITH cand AS (
   FOR UPDATE SKIP LOCKED
 ),
 gone AS (
-  DELETE FROM order_items d USING cand WHERE d.id = ANY($2::bigint[]) AND d.id = cand.id
+  DELETE FROM order_items d USING cand WHERE d.id = cand.id
   RETURNING d.*
 ),
 audit AS (

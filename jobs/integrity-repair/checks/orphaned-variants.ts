@@ -11,7 +11,7 @@ WITH cand AS (
   FOR UPDATE SKIP LOCKED
 ),
 gone AS (
-  DELETE FROM product_variants d USING cand WHERE d.id = ANY($2::bigint[]) AND d.id = cand.id
+  DELETE FROM product_variants d USING cand WHERE d.id = cand.id
   RETURNING d.*
 ),
 audit AS (

@@ -27,29 +27,27 @@ WITH items AS (
 released AS (
   UPDATE stock_reservations r SET status = 'released'
   FROM items
-  WHERE r.inventory_id = ANY($2::bigint[]) AND r.inventory_id = items.id AND ${stale}
+  WHERE r.inventory_id = items.id AND ${stale}
   RETURNING r.id, r.inventory_id, r.order_id, r.quantity, r.expires_at, r.created_at
 ),
 released_sum AS (
   SELECT inventory_id, sum(quantity)::int AS quantity FROM released GROUP BY inventory_id
 ),
-active_sum AS (
-  SELECT a.inventory_id, sum(a.quantity)::int AS quantity
-  FROM stock_reservations a
-  WHERE a.inventory_id = ANY($2::bigint[]) AND a.status = 'active'
-  GROUP BY a.inventory_id
-),
 recomputed AS (
-  SELECT items.*, coalesce(act.quantity, 0) - coalesce(rel.quantity, 0) AS reserved
-  FROM items
-  JOIN released_sum rel ON rel.inventory_id = items.id
-  LEFT JOIN active_sum act ON act.inventory_id = items.id
+  SELECT items.*,
+         (SELECT coalesce(sum(a.quantity), 0)::int FROM stock_reservations a WHERE a.inventory_id = items.id AND a.status = 'active')
+           - rel.quantity AS reserved
+  FROM items JOIN released_sum rel ON rel.inventory_id = items.id
 ),
 inv AS (
   UPDATE inventory i SET reserved_quantity = rc.reserved
   FROM recomputed rc
-  WHERE i.id = ANY($2::bigint[]) AND i.id = rc.id AND i.reserved_quantity <> rc.reserved
-  RETURNING i.id, i.quantity, i.reserved_quantity, i.available_quantity, i.status
+  WHERE i.id = rc.id AND i.reserved_quantity <> rc.reserved
+  RETURNING i.id,
+    jsonb_build_object('quantity', rc.quantity, 'reserved_quantity', rc.reserved_quantity,
+                       'available_quantity', rc.quantity - rc.reserved_quantity, 'status', rc.status) AS before,
+    jsonb_build_object('quantity', i.quantity, 'reserved_quantity', i.reserved_quantity,
+                       'available_quantity', i.available_quantity, 'status', i.status) AS after
 ),
 audit_reservations AS (
   INSERT INTO integrity_audit (check_name, entity, entity_id, before, after, job_id)
@@ -63,13 +61,7 @@ audit_reservations AS (
 ),
 audit_inventory AS (
   INSERT INTO integrity_audit (check_name, entity, entity_id, before, after, job_id)
-  SELECT $3, 'inventory', inv.id::text,
-         jsonb_build_object('quantity', rc.quantity, 'reserved_quantity', rc.reserved_quantity,
-                            'available_quantity', rc.quantity - rc.reserved_quantity, 'status', rc.status),
-         jsonb_build_object('quantity', inv.quantity, 'reserved_quantity', inv.reserved_quantity,
-                            'available_quantity', inv.available_quantity, 'status', inv.status),
-         $1
-  FROM inv JOIN recomputed rc ON rc.id = inv.id
+  SELECT $3, 'inventory', inv.id::text, inv.before, inv.after, $1 FROM inv
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM audit_reservations)::int AS repaired,

@@ -16,17 +16,15 @@ WITH cand AS (
 ),
 fixed AS (
   UPDATE inventory i SET status = inventory_status_for(i.quantity, i.reserved_quantity, i.low_stock_threshold)
-  FROM cand WHERE i.id = ANY($2::bigint[]) AND i.id = cand.id
-  RETURNING i.id, i.status, i.quantity, i.reserved_quantity, i.available_quantity, i.low_stock_threshold
+  FROM cand c WHERE i.id = c.id
+  RETURNING i.id,
+    jsonb_build_object('status', c.status) AS before,
+    jsonb_build_object('status', i.status, 'quantity', i.quantity, 'reserved_quantity', i.reserved_quantity,
+                       'available_quantity', i.available_quantity, 'low_stock_threshold', i.low_stock_threshold) AS after
 ),
 audit AS (
   INSERT INTO integrity_audit (check_name, entity, entity_id, before, after, job_id)
-  SELECT $3, 'inventory', f.id::text,
-         jsonb_build_object('status', c.status),
-         jsonb_build_object('status', f.status, 'quantity', f.quantity, 'reserved_quantity', f.reserved_quantity,
-                            'available_quantity', f.available_quantity, 'low_stock_threshold', f.low_stock_threshold),
-         $1
-  FROM fixed f JOIN cand c ON c.id = f.id
+  SELECT $3, 'inventory', f.id::text, f.before, f.after, $1 FROM fixed f
   RETURNING 1
 )
 SELECT count(*)::int AS repaired FROM audit`;
