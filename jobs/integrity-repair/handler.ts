@@ -35,9 +35,10 @@ const MAX_TARGETS = 200_000;
 // JIT compilation then takes ~1 s at 1M rows (measured), more than the statement itself.
 const NO_JIT = `SELECT set_config('jit', 'off', true)`;
 
-/** A read-only statement (detect, targets, samples) with JIT off. */
+/** A detect, targets or sample statement: in a READ ONLY transaction, so a dry run provably writes nothing. */
 async function read<T extends object>(ctx: JobContext, sql: string, params: unknown[] = []): Promise<T[]> {
   return withTransaction(ctx.db, async (client) => {
+    await client.query('SET TRANSACTION READ ONLY');
     await client.query(NO_JIT);
     return (await client.query<T>(sql, params)).rows;
   });

@@ -69,6 +69,8 @@ export async function runStockAlerts(payload: StockAlertsPayload, ctx: JobContex
 
 async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): Promise<StockAlertsResult> {
   const metrics = stockAlertMetrics();
+  const started = performance.now();
+  const ms = () => Math.round(performance.now() - started);
   // Its own transaction: drifted rows stay locked only for this one statement.
   let statusFixed = 0;
   if (!dryRun) {
@@ -103,7 +105,7 @@ async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): 
     open: counts.lowStock + counts.outOfStock, lowStock: counts.lowStock, outOfStock: counts.outOfStock,
     deescalated: counts.deescalated, statusFixed, dryRun,
   };
-  ctx.log.info({ ...base }, 'stock alerts updated');
+  ctx.log.info({ ...base, ms: ms() }, 'stock alerts updated');
   if (dryRun) return { ...base, notified: 0, pending: pendingInDryRun, webhook: 'dry-run' };
 
   const pending = await pendingAlerts(client);
@@ -131,6 +133,6 @@ async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): 
   // (at least once), never loses an alert.
   const notified = await markNotified(client, pending);
   metrics.digests.inc({ outcome: 'sent' });
-  ctx.log.info({ notified, attempts: delivery.attempts }, 'stock-alert digest delivered');
+  ctx.log.info({ notified, attempts: delivery.attempts, ms: ms() }, 'stock-alert digest delivered');
   return { ...base, notified, pending: pending.length - notified, webhook: 'sent' };
 }

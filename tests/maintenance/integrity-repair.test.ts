@@ -3,6 +3,8 @@ import { useTestFleet, waitFor } from '../helpers.ts';
 import integrityRepair from '../../jobs/integrity-repair/index.ts';
 import type { IntegrityRepairResult } from '../../jobs/integrity-repair/handler.ts';
 import { checkNames } from '../../jobs/integrity-repair/checks/index.ts';
+import stockAlerts from '../../jobs/stock-alerts/index.ts';
+import { schedulesOf } from '../../workers/scheduler.ts';
 import { insertItem, insertOrder, reserve, item, setStatusRaw, fingerprint } from './fixtures/seed.ts';
 import { runToEnd } from './fixtures/run.ts';
 
@@ -233,5 +235,13 @@ describe('integrity-repair', () => {
     } finally {
       await host.close();
     }
+  });
+
+  it('is scheduled to repair daily at 02:30, and stock-alerts every 15 minutes (SPEC §10)', () => {
+    expect(schedulesOf([integrityRepair, stockAlerts])).toEqual([
+      { name: 'integrity-repair', job: 'integrity-repair', cron: '30 2 * * *', payload: { dryRun: false, removeOrphans: false, batchSize: 500 } },
+      { name: 'stock-alerts', job: 'stock-alerts', cron: '*/15 * * * *', payload: { dryRun: false } },
+    ]);
+    expect([integrityRepair.concurrency, stockAlerts.concurrency]).toEqual([1, 1]);
   });
 });

@@ -140,6 +140,14 @@ describe('stock-alerts', () => {
     expect(hook.delivered()).toHaveLength(1);
   });
 
+  it('does not retry a digest the webhook rejects as malformed (4xx), and keeps it pending', async () => {
+    await insertItem(fleet.db, { title: 'Rejected', quantity: 1 });
+    hook.mode = 'reject';
+    const result = await run();
+    expect(result).toMatchObject({ opened: 1, notified: 0, pending: 1, webhook: 'failed', webhookError: 'webhook answered HTTP 400 (after 1 attempts)' });
+    expect(hook.requests).toHaveLength(1);
+  });
+
   it('recomputes drifted status first, so a mislabelled item still gets its alert', async () => {
     const drifted = await insertItem(fleet.db, { title: 'Drifted', quantity: 0 });
     const wrongLow = await insertItem(fleet.db, { title: 'Wrongly low', quantity: 50 });
