@@ -6,9 +6,11 @@ import type { PoolClient } from '../../shared/db.ts';
 //
 // A repair runs in two steps: one read-only pass lists the targets (ids, usually), then
 // batches of targets are repaired, each in its own short transaction. The repair statement
-// re-checks the fault under FOR UPDATE SKIP LOCKED: a row fixed meanwhile is left alone,
-// a row an ordinary update holds is skipped (and found again by the next run) instead of
-// waited for. Reaching rows through `id = ANY($ids)` keeps every batch on index lookups.
+// re-checks the fault under FOR [NO KEY] UPDATE SKIP LOCKED: a row fixed meanwhile is left
+// alone, a row an ordinary update holds is skipped (and found again by the next run)
+// instead of waited for. NO KEY where the row is updated, not deleted: inserts that
+// reference it (reservations, alerts) are not blocked. Reaching rows through
+// `id = ANY($ids)` keeps every batch on index lookups.
 
 export interface CheckOptions {
   /** Orphan checks delete what they find (audited) instead of only reporting it. */

@@ -25,7 +25,7 @@ WITH cand AS (
   SELECT i.id, i.quantity, i.reserved_quantity, i.status
   FROM inventory i
   WHERE i.id = ANY($2::bigint[]) AND ${FAULT}
-  FOR UPDATE SKIP LOCKED
+  FOR NO KEY UPDATE SKIP LOCKED
 ),
 fixed AS (
   UPDATE inventory i SET reserved_quantity = ${ACTIVE_SUM}

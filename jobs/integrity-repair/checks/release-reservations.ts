@@ -22,7 +22,7 @@ WITH items AS (
   SELECT i.id, i.quantity, i.reserved_quantity, i.status
   FROM inventory i
   WHERE i.id = ANY($2::bigint[])
-  FOR UPDATE SKIP LOCKED
+  FOR NO KEY UPDATE SKIP LOCKED
 ),
 released AS (
   UPDATE stock_reservations r SET status = 'released'

@@ -12,7 +12,7 @@ const repairSql = `
 WITH cand AS (
   SELECT id, status FROM inventory
   WHERE id = ANY($2::bigint[]) AND ${DRIFTED}
-  FOR UPDATE SKIP LOCKED
+  FOR NO KEY UPDATE SKIP LOCKED
 ),
 fixed AS (
   UPDATE inventory i SET status = inventory_status_for(i.quantity, i.reserved_quantity, i.low_stock_threshold)
