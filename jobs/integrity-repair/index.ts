@@ -16,7 +16,7 @@ export const integrityRepairSchema = z.strictObject({
   /** Orphaned order items and variants are deleted (audited) instead of only reported. */
   removeOrphans: z.boolean().default(false),
   /** Entities repaired per transaction: bounds how long a repair holds row locks. */
-  batchSize: z.number().int().min(1).max(50_000).default(500),
+  batchSize: z.number().int().min(1).max(50_000).default(250),
 });
 export type IntegrityRepairPayload = z.output<typeof integrityRepairSchema>;
 

@@ -239,7 +239,7 @@ describe('integrity-repair', () => {
 
   it('is scheduled to repair daily at 02:30, and stock-alerts every 15 minutes (SPEC §10)', () => {
     expect(schedulesOf([integrityRepair, stockAlerts])).toEqual([
-      { name: 'integrity-repair', job: 'integrity-repair', cron: '30 2 * * *', payload: { dryRun: false, removeOrphans: false, batchSize: 500 } },
+      { name: 'integrity-repair', job: 'integrity-repair', cron: '30 2 * * *', payload: { dryRun: false, removeOrphans: false, batchSize: 250 } },
       { name: 'stock-alerts', job: 'stock-alerts', cron: '*/15 * * * *', payload: { dryRun: false } },
     ]);
     expect([integrityRepair.concurrency, stockAlerts.concurrency]).toEqual([1, 1]);
