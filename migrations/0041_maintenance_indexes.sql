@@ -17,9 +17,10 @@ CREATE INDEX inventory_variant_canonical_idx ON inventory (external_id, inventor
 CREATE INDEX stock_reservations_inventory_idx ON stock_reservations (inventory_id);
 CREATE INDEX stock_alerts_inventory_idx ON stock_alerts (inventory_id);
 
--- Alerts the webhook has not been told about yet (new, or escalated since the last digest).
-CREATE INDEX stock_alerts_pending_idx ON stock_alerts (inventory_id)
-  WHERE status = 'open' AND (notified_level IS NULL OR notified_level < level);
+-- stock-alerts updates level (escalation) and notified_* (after each digest) in place; none
+-- of them is indexed, so with free room on the page those updates are HOT (no index
+-- writes). Pending alerts are found through stock_alerts_one_open, so no index on them.
+ALTER TABLE stock_alerts SET (fillfactor = 70);
 
 CREATE INDEX admin_tokens_session_expiry_idx ON admin_tokens (expires_at) WHERE kind = 'session';
 

@@ -72,7 +72,7 @@ export async function applyLifecycle(client: PoolClient): Promise<LifecycleCount
   return rows[0]!;
 }
 
-/** Open alerts the webhook has not heard about at their current level (index stock_alerts_pending_idx). */
+/** Open alerts the webhook has not heard about at their current level (read through stock_alerts_one_open). */
 export const PENDING_SQL = `
 SELECT a.id, a.level, a.notified_level
 FROM stock_alerts a
