@@ -1,6 +1,6 @@
 import type { JobContext } from '../../shared/job.ts';
 import type { PoolClient } from '../../shared/db.ts';
-import { applyLifecycle, fixStatusDrift, pendingAlerts, alertDetails, markNotified, type LifecycleCounts } from './queries.ts';
+import { applyLifecycle, fixStatusDrift, pendingAlerts, alertDetails, markNotified } from './queries.ts';
 import { buildDigest, DIGEST_MAX_ITEMS } from './digest.ts';
 import { deliver } from './webhook.ts';
 import { stockAlertMetrics } from './metrics.ts';
@@ -48,6 +48,20 @@ async function acquireRunLock(client: PoolClient, signal: AbortSignal): Promise<
   }
 }
 
+/** BEGIN, JIT off, fn, then COMMIT (or ROLLBACK when commit is false, or on any error). */
+async function inTransaction<T>(client: PoolClient, commit: boolean, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    await client.query(NO_JIT);
+    const result = await fn();
+    await client.query(commit ? 'COMMIT' : 'ROLLBACK');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
 export async function runStockAlerts(payload: StockAlertsPayload, ctx: JobContext): Promise<StockAlertsResult> {
   const client = await ctx.db.connect();
   let healthy = true;
@@ -71,33 +85,17 @@ async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): 
   const metrics = stockAlertMetrics();
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
-  // Its own transaction: drifted rows stay locked only for this one statement.
-  let statusFixed = 0;
-  if (!dryRun) {
-    await client.query('BEGIN');
-    try {
-      await client.query(NO_JIT);
-      statusFixed = await fixStatusDrift(client);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    }
-  }
-  let counts: LifecycleCounts;
+  // Its own transaction: drifted rows stay locked only for this one statement. A dry run
+  // recomputes inside the rolled-back lifecycle transaction instead.
+  let statusFixed = dryRun ? 0 : await inTransaction(client, true, () => fixStatusDrift(client));
   let pendingInDryRun = 0;
-  await client.query('BEGIN');
-  try {
-    await client.query(NO_JIT);
+  const counts = await inTransaction(client, !dryRun, async () => {
     await client.query(`SELECT set_config('lock_timeout', '5s', true)`);
     if (dryRun) statusFixed = await fixStatusDrift(client);
-    counts = await applyLifecycle(client);
+    const c = await applyLifecycle(client);
     if (dryRun) pendingInDryRun = (await pendingAlerts(client)).length;
-    await client.query(dryRun ? 'ROLLBACK' : 'COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
+    return c;
+  });
   metrics.lowStock.set(counts.lowStock);
   metrics.outOfStock.set(counts.outOfStock);
   const base = {
