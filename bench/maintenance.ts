@@ -94,7 +94,7 @@ const bench: Bench = async ({ quick }) => {
       await services.db.query('ANALYZE stock_alerts');
       const c = await services.db.connect();
       try {
-        return `lifecycle: ${await planScans(c, LIFECYCLE_SQL)} | pending: ${await planScans(c, PENDING_SQL)}`;
+        return `lifecycle: ${await planScans(c, LIFECYCLE_SQL)} | pending: ${await planScans(c, PENDING_SQL, [50])}`;
       } finally { c.release(); }
     };
 

@@ -93,7 +93,7 @@ async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): 
     await client.query(`SELECT set_config('lock_timeout', '5s', true)`);
     if (dryRun) statusFixed = await fixStatusDrift(client);
     const c = await applyLifecycle(client);
-    if (dryRun) pendingInDryRun = (await pendingAlerts(client)).length;
+    if (dryRun) pendingInDryRun = (await pendingAlerts(client, 0)).total;
     return c;
   });
   metrics.lowStock.set(counts.lowStock);
@@ -106,31 +106,30 @@ async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): 
   ctx.log.info({ ...base, ms: ms() }, 'stock alerts updated');
   if (dryRun) return { ...base, notified: 0, pending: pendingInDryRun, webhook: 'dry-run' };
 
-  const pending = await pendingAlerts(client);
-  if (pending.length === 0) return { ...base, notified: 0, pending: 0, webhook: 'nothing-to-send' };
+  const pending = await pendingAlerts(client, DIGEST_MAX_ITEMS);
+  if (pending.total === 0 || pending.maxId === null) return { ...base, notified: 0, pending: 0, webhook: 'nothing-to-send' };
   const url = ctx.config.alertWebhookUrl;
   if (!url) {
-    ctx.log.warn({ pending: pending.length }, 'ALERT_WEBHOOK_URL is not set: alerts are recorded but nobody is notified');
-    return { ...base, notified: 0, pending: pending.length, webhook: 'not-configured' };
+    ctx.log.warn({ pending: pending.total }, 'ALERT_WEBHOOK_URL is not set: alerts are recorded but nobody is notified');
+    return { ...base, notified: 0, pending: pending.total, webhook: 'not-configured' };
   }
 
-  const details = await alertDetails(client, pending.slice(0, DIGEST_MAX_ITEMS).map((p) => p.id));
+  const details = await alertDetails(client, pending.listed);
   const digest = buildDigest({
-    ...counts, open: base.open, pending: pending.length,
-    newAlerts: pending.filter((p) => p.notified_level === null).length,
-    escalatedAlerts: pending.filter((p) => p.notified_level !== null).length,
+    ...counts, open: base.open, pending: pending.total,
+    newAlerts: pending.newAlerts, escalatedAlerts: pending.total - pending.newAlerts,
   }, details);
   const delivery = await deliver(url, digest, ctx.signal);
   if (!delivery.ok) {
     metrics.digests.inc({ outcome: 'failed' });
-    ctx.log.error({ attempts: delivery.attempts, error: delivery.error, pending: pending.length },
+    ctx.log.error({ attempts: delivery.attempts, error: delivery.error, pending: pending.total },
       'stock-alert digest not delivered; the alerts stay pending for the next run');
-    return { ...base, notified: 0, pending: pending.length, webhook: 'failed', webhookError: `${delivery.error} (after ${delivery.attempts} attempts)` };
+    return { ...base, notified: 0, pending: pending.total, webhook: 'failed', webhookError: `${delivery.error} (after ${delivery.attempts} attempts)` };
   }
   // Only after the webhook accepted the digest: a crash before this line re-sends next run
   // (at least once), never loses an alert.
-  const notified = await markNotified(client, pending);
+  const notified = await markNotified(client, pending.maxId);
   metrics.digests.inc({ outcome: 'sent' });
   ctx.log.info({ notified, attempts: delivery.attempts, ms: ms() }, 'stock-alert digest delivered');
-  return { ...base, notified, pending: pending.length - notified, webhook: 'sent' };
+  return { ...base, notified, pending: pending.total - notified, webhook: 'sent' };
 }

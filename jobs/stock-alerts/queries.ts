@@ -6,14 +6,20 @@ import type { PoolClient } from '../../shared/db.ts';
 
 export type AlertLevel = 'low' | 'out';
 
+const DRIFTED = `status <> inventory_status_for(quantity, reserved_quantity, low_stock_threshold)`;
+
 /**
  * Recomputes `status` where it drifted from the status rule (only possible when the
- * trigger was bypassed). A sequential scan on purpose: see migrations/0041.
+ * trigger was bypassed). Found by a plain SELECT, which may scan in parallel (an UPDATE
+ * cannot), then updated by id: usually nothing is found and nothing is locked. A
+ * sequential scan on purpose: see migrations/0041.
  */
 export async function fixStatusDrift(client: PoolClient): Promise<number> {
+  const { rows } = await client.query<{ id: string }>(`SELECT id FROM inventory WHERE ${DRIFTED}`);
+  if (rows.length === 0) return 0;
   const { rowCount } = await client.query(
     `UPDATE inventory SET status = inventory_status_for(quantity, reserved_quantity, low_stock_threshold)
-     WHERE status <> inventory_status_for(quantity, reserved_quantity, low_stock_threshold)`);
+     WHERE id = ANY($1::bigint[]) AND ${DRIFTED}`, [rows.map((r) => r.id)]);
   return rowCount ?? 0;
 }
 
@@ -72,18 +78,24 @@ export async function applyLifecycle(client: PoolClient): Promise<LifecycleCount
   return rows[0]!;
 }
 
-/** Open alerts the webhook has not heard about at their current level (read through stock_alerts_one_open). */
+// Open alerts the webhook has not heard about at their current level (new, or escalated
+// since the last digest); read through stock_alerts_one_open.
+const PENDING = `a.status = 'open' AND (a.notified_level IS NULL OR a.notified_level < a.level)`;
+
+/** Counts of the pending alerts, the highest id among them, and the first $1 to list (out first, newest first). */
 export const PENDING_SQL = `
-SELECT a.id, a.level, a.notified_level
-FROM stock_alerts a
-WHERE a.status = 'open' AND (a.notified_level IS NULL OR a.notified_level < a.level)
-ORDER BY a.level DESC, a.opened_at DESC, a.id`;
+WITH p AS (SELECT a.id, a.level, a.notified_level, a.opened_at FROM stock_alerts a WHERE ${PENDING})
+SELECT (SELECT count(*) FROM p)::int AS total,
+       (SELECT count(*) FROM p WHERE notified_level IS NULL)::int AS "newAlerts",
+       (SELECT max(id) FROM p)::text AS "maxId",
+       ARRAY(SELECT id FROM p ORDER BY level DESC, opened_at DESC, id LIMIT $1)::text[] AS listed`;
 
-export interface PendingAlert { id: number; level: AlertLevel; notified_level: AlertLevel | null }
+export interface PendingSummary { total: number; newAlerts: number; maxId: string | null; listed: number[] }
 
-export async function pendingAlerts(client: PoolClient): Promise<PendingAlert[]> {
-  const { rows } = await client.query<PendingAlert>(PENDING_SQL);
-  return rows.map((r) => ({ ...r, id: Number(r.id) }));
+export async function pendingAlerts(client: PoolClient, list: number): Promise<PendingSummary> {
+  const { rows } = await client.query<Omit<PendingSummary, 'listed'> & { listed: string[] }>(PENDING_SQL, [list]);
+  const r = rows[0]!;
+  return { ...r, listed: r.listed.map(Number) };
 }
 
 export interface AlertDetail {
@@ -113,14 +125,14 @@ export async function alertDetails(client: PoolClient, ids: number[]): Promise<A
 }
 
 /**
- * Records that the webhook accepted a digest: each alert at the level it was sent with.
- * Only still-open alerts; one resolved meanwhile stays as it is.
+ * Records that the webhook accepted a digest: every alert that was pending when it was
+ * built, at its current level. One statement, no id list: open alerts change only in
+ * stock-alerts runs, which the run lock serialises (a duplicate merge only resolves), so
+ * the pending set is the one the digest covered; `id <= maxId` keeps out any alert
+ * opened after it all the same.
  */
-export async function markNotified(client: PoolClient, alerts: PendingAlert[]): Promise<number> {
+export async function markNotified(client: PoolClient, maxId: string): Promise<number> {
   const { rowCount } = await client.query(
-    `UPDATE stock_alerts a SET notified_at = now(), notified_level = x.level
-     FROM unnest($1::bigint[], $2::alert_level[]) AS x(id, level)
-     WHERE a.id = x.id AND a.status = 'open'`,
-    [alerts.map((a) => a.id), alerts.map((a) => a.level)]);
+    `UPDATE stock_alerts a SET notified_at = now(), notified_level = a.level WHERE ${PENDING} AND a.id <= $1::bigint`, [maxId]);
   return rowCount ?? 0;
 }
