@@ -157,7 +157,7 @@ const bench: Bench = async ({ quick }) => {
     await services.producer.queue('stock-alerts').obliterate({ force: true });
     const alertsDesc = (r: unknown) => {
       const x = r as Record<string, unknown>;
-      return `opened ${x.opened}, escalated ${x.escalated}, resolved ${x.resolved}, open ${x.open}, notified ${x.notified}, webhook ${x.webhook}`;
+      return `opened ${x.opened}, escalated ${x.escalated}, resolved ${x.resolved}, open ${x.open}, notified ${x.notified}, webhook ${x.webhook}; ms ${JSON.stringify(x.ms)}`;
     };
     const notInStock = `SELECT id FROM inventory WHERE status <> 'in_stock' LIMIT 1000`;
     const checklist = { label: 'runbook checklist SELECTs + status UPDATE', sql: CHECKLIST };

@@ -25,6 +25,8 @@ export interface StockAlertsResult {
   webhook: WebhookOutcome;
   webhookError?: string;
   dryRun: boolean;
+  /** Where the time went: drift fix, lifecycle transaction, digest (build, POST, mark), total. */
+  ms: { drift: number; lifecycle: number; digest: number; total: number };
 }
 
 const RUN_LOCK = 'stock-alerts';
@@ -46,6 +48,16 @@ async function acquireRunLock(client: PoolClient, signal: AbortSignal): Promise<
     signal.throwIfAborted();
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+function stopwatch() {
+  const start = performance.now();
+  let last = start;
+  return {
+    /** Milliseconds since the previous lap (or the start). */
+    lap: () => { const now = performance.now(); const d = Math.round(now - last); last = now; return d; },
+    total: () => Math.round(performance.now() - start),
+  };
 }
 
 /** BEGIN, JIT off, fn, then COMMIT (or ROLLBACK when commit is false, or on any error). */
@@ -83,11 +95,11 @@ export async function runStockAlerts(payload: StockAlertsPayload, ctx: JobContex
 
 async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): Promise<StockAlertsResult> {
   const metrics = stockAlertMetrics();
-  const started = performance.now();
-  const ms = () => Math.round(performance.now() - started);
+  const clock = stopwatch();
   // Its own transaction: drifted rows stay locked only for this one statement. A dry run
   // recomputes inside the rolled-back lifecycle transaction instead.
   let statusFixed = dryRun ? 0 : await inTransaction(client, true, () => fixStatusDrift(client));
+  const ms = { drift: clock.lap(), lifecycle: 0, digest: 0, total: 0 };
   let pendingInDryRun = 0;
   const counts = await inTransaction(client, !dryRun, async () => {
     await client.query(`SELECT set_config('lock_timeout', '5s', true)`);
@@ -96,6 +108,12 @@ async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): 
     if (dryRun) pendingInDryRun = (await pendingAlerts(client, 0)).total;
     return c;
   });
+  ms.lifecycle = clock.lap();
+  const done = <T extends object>(r: T) => {
+    ms.digest = clock.lap();
+    ms.total = clock.total();
+    return { ...r, ms };
+  };
   metrics.lowStock.set(counts.lowStock);
   metrics.outOfStock.set(counts.outOfStock);
   const base = {
@@ -103,15 +121,15 @@ async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): 
     open: counts.lowStock + counts.outOfStock, lowStock: counts.lowStock, outOfStock: counts.outOfStock,
     deescalated: counts.deescalated, statusFixed, dryRun,
   };
-  ctx.log.info({ ...base, ms: ms() }, 'stock alerts updated');
-  if (dryRun) return { ...base, notified: 0, pending: pendingInDryRun, webhook: 'dry-run' };
+  ctx.log.info({ ...base, ms }, 'stock alerts updated');
+  if (dryRun) return done({ ...base, notified: 0, pending: pendingInDryRun, webhook: 'dry-run' as const });
 
   const pending = await pendingAlerts(client, DIGEST_MAX_ITEMS);
-  if (pending.total === 0 || pending.maxId === null) return { ...base, notified: 0, pending: 0, webhook: 'nothing-to-send' };
+  if (pending.total === 0 || pending.maxId === null) return done({ ...base, notified: 0, pending: 0, webhook: 'nothing-to-send' as const });
   const url = ctx.config.alertWebhookUrl;
   if (!url) {
     ctx.log.warn({ pending: pending.total }, 'ALERT_WEBHOOK_URL is not set: alerts are recorded but nobody is notified');
-    return { ...base, notified: 0, pending: pending.total, webhook: 'not-configured' };
+    return done({ ...base, notified: 0, pending: pending.total, webhook: 'not-configured' as const });
   }
 
   const details = await alertDetails(client, pending.listed);
@@ -124,12 +142,13 @@ async function runLocked(client: PoolClient, dryRun: boolean, ctx: JobContext): 
     metrics.digests.inc({ outcome: 'failed' });
     ctx.log.error({ attempts: delivery.attempts, error: delivery.error, pending: pending.total },
       'stock-alert digest not delivered; the alerts stay pending for the next run');
-    return { ...base, notified: 0, pending: pending.total, webhook: 'failed', webhookError: `${delivery.error} (after ${delivery.attempts} attempts)` };
+    return done({ ...base, notified: 0, pending: pending.total, webhook: 'failed' as const, webhookError: `${delivery.error} (after ${delivery.attempts} attempts)` });
   }
   // Only after the webhook accepted the digest: a crash before this line re-sends next run
   // (at least once), never loses an alert.
   const notified = await markNotified(client, pending.maxId);
   metrics.digests.inc({ outcome: 'sent' });
-  ctx.log.info({ notified, attempts: delivery.attempts, ms: ms() }, 'stock-alert digest delivered');
-  return { ...base, notified, pending: pending.total - notified, webhook: 'sent' };
+  const result = done({ ...base, notified, pending: pending.total - notified, webhook: 'sent' as const });
+  ctx.log.info({ notified, attempts: delivery.attempts, ms }, 'stock-alert digest delivered');
+  return result;
 }
