@@ -1,7 +1,9 @@
 // stock-alerts and each integrity check at 1M inventory rows (50k with BENCH_QUICK=1), each
-// beside the runbook's hand-run SQL for the same job, while a concurrent updater measures
-// the worst latency of ordinary inventory updates. Targets (issue 6): stock-alerts < 2 s,
-// each check < 5 s, no update blocked > 1 s.
+// beside the runbook's hand-run SQL for the same job, while a concurrent updater (single-row
+// updates with lock_timeout 1 s, half of them on rows the phase repairs) counts updates
+// blocked over 1 s and records the worst latency. Targets (issue 6): stock-alerts < 2 s,
+// each check < 5 s, no update blocked > 1 s. Checks also report longestBatchMs: the
+// longest time one of their transactions held row locks.
 //
 // Columns: rate = inventory rows / second of the run (so ratio = baseline time / fleet
 // time); the target ratio is baseline time / target time, so "ok" means "under the target
@@ -133,13 +135,13 @@ const bench: Bench = async ({ quick }) => {
       u.phase(hot);
       const { value, peakRssMb } = await withPeakRss(fleet);
       const fleetStats = u.stats();
-      const latencyOk = fleetStats.worstMs < 1000 ? 'ok' : 'OVER 1 s';
+      const latencyOk = fleetStats.lockWaitsOver1s === 0 ? 'ok' : 'NO';
       rows.push(row(name,
         { label: `${s(value.seconds)}`, rate: n / value.seconds, unit: 'rows/s', peakRssMb },
         { label: `${s(baseS)} ${baseline.label}`, rate: n / baseS, unit: 'rows/s' },
         Number((baseS / targetS).toPrecision(2)),
         [`fleet ${s(value.seconds)} (target < ${targetS} s) — ${describe(value.result)}`,
-          `worst inventory update during fleet run ${fleetStats.worstMs.toFixed(0)} ms over ${fleetStats.updates} updates (${fleetStats.hotUpdates} on rows it repairs) (< 1 s: ${latencyOk}); during baseline ${baseStats.worstMs.toFixed(0)} ms`,
+          `concurrent updates during fleet run: ${fleetStats.updates}, blocked > 1 s by a lock: ${fleetStats.lockWaitsOver1s} (${latencyOk}); worst latency ${fleetStats.worstHotMs.toFixed(0)} ms on rows it repairs (${fleetStats.hotUpdates} updates), ${fleetStats.worstRandomMs.toFixed(0)} ms on random rows; during baseline: worst ${baseStats.worstMs.toFixed(0)} ms, blocked > 1 s: ${baseStats.lockWaitsOver1s}`,
           ...(plan ? [`plan: ${plan}`] : [])]));
     };
 

@@ -51,9 +51,10 @@ async function read<T extends object>(ctx: JobContext, sql: string, params: unkn
  * batches committed and the rest untouched for the next run.
  */
 async function repair(ctx: JobContext, check: Check, targets: Record<string, string>[], batchSize: number): Promise<Counts> {
-  const totals: Counts = { repaired: 0 };
+  const totals: Counts = { repaired: 0, batches: 0, longestBatchMs: 0 };
   for (let start = 0; start < targets.length; start += batchSize) {
     ctx.signal.throwIfAborted();
+    const batchStarted = performance.now();
     const counts = await withTransaction(ctx.db, async (client) => {
       await client.query(NO_JIT);
       await client.query(`SELECT set_config('lock_timeout', $1, true)`, [ADVISORY_LOCK_TIMEOUT]);
@@ -62,6 +63,9 @@ async function repair(ctx: JobContext, check: Check, targets: Record<string, str
       return check.repairBatch({ client, check: check.name, jobId: ctx.job.id, targets: targets.slice(start, start + batchSize) });
     });
     for (const [k, v] of Object.entries(counts)) totals[k] = (totals[k] ?? 0) + v;
+    // How long this batch held its row locks: the number the "< 1 s" promise is about.
+    totals.longestBatchMs = Math.max(totals.longestBatchMs!, Math.round(performance.now() - batchStarted));
+    totals.batches!++;
   }
   return totals;
 }
