@@ -30,7 +30,7 @@ const check: Check = {
   detectSql: `SELECT count(*)::int AS found FROM admin_tokens t WHERE ${EXPIRED}`,
   targetsSql: `SELECT t.id::text AS id FROM admin_tokens t WHERE ${EXPIRED} LIMIT $1`,
   repairs: always,
-  repairSql: repairSql,
+  repairSql,
   repairBatch: singleStatement(repairSql),
 };
 export default check;

@@ -50,7 +50,7 @@ const check: Check = {
   detectSql,
   targetsSql: `SELECT i.id::text AS id FROM inventory i WHERE ${FAULT} LIMIT $1`,
   repairs: always,
-  repairSql: repairSql,
+  repairSql,
   repairBatch: singleStatement(repairSql),
 };
 export default check;

@@ -30,7 +30,7 @@ const check: Check = {
   sampleSql: `SELECT oi.id::text AS id FROM order_items oi WHERE ${ORPHAN} ORDER BY oi.id LIMIT 20`,
   targetsSql: `SELECT oi.id::text AS id FROM order_items oi WHERE ${ORPHAN} LIMIT $1`,
   repairs: (options) => options.removeOrphans,
-  repairSql: repairSql,
+  repairSql,
   repairBatch: singleStatement(repairSql),
 };
 export default check;

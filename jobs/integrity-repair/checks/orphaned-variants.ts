@@ -29,7 +29,7 @@ const check: Check = {
   sampleSql: `SELECT v.id::text AS id FROM product_variants v WHERE ${ORPHAN} ORDER BY v.id LIMIT 20`,
   targetsSql: `SELECT v.id::text AS id FROM product_variants v WHERE ${ORPHAN} LIMIT $1`,
   repairs: (options) => options.removeOrphans,
-  repairSql: repairSql,
+  repairSql,
   repairBatch: singleStatement(repairSql),
 };
 export default check;

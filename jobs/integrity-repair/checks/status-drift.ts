@@ -2,9 +2,9 @@ import { always, singleStatement, type Check } from '../check.ts';
 
 // status is kept by a BEFORE trigger; it drifts only when the trigger was bypassed
 // (session_replication_role = replica, a disabled trigger, a restore). A sequential scan
-// on purpose (one pass to count, one to list): a partial index on the drift predicate
-// would read quantity columns and make every ordinary quantity update non-HOT
-// (migrations/0041).
+// on purpose (a repairing run makes one pass: the targets it lists are what it found): a
+// partial index on the drift predicate would read quantity columns and make every
+// ordinary quantity update non-HOT (migrations/0041).
 
 const DRIFTED = `status <> inventory_status_for(quantity, reserved_quantity, low_stock_threshold)`;
 
@@ -37,7 +37,7 @@ const check: Check = {
   targetsSql: `SELECT id::text AS id FROM inventory WHERE ${DRIFTED} LIMIT $1`,
   foundIsTargetCount: true,
   repairs: always,
-  repairSql: repairSql,
+  repairSql,
   repairBatch: singleStatement(repairSql),
 };
 export default check;
