@@ -1,12 +1,11 @@
 import { describe, it, expect, beforeEach } from 'vitest';
-import { useTestFleet, waitFor } from '../helpers.ts';
+import { useTestFleet, waitFor, runJob } from '../helpers.ts';
 import integrityRepair from '../../jobs/integrity-repair/index.ts';
 import type { IntegrityRepairResult } from '../../jobs/integrity-repair/handler.ts';
 import { checkNames } from '../../jobs/integrity-repair/checks/index.ts';
 import stockAlerts from '../../jobs/stock-alerts/index.ts';
 import { schedulesOf } from '../../workers/scheduler.ts';
 import { insertItem, insertOrder, reserve, item, setStatusRaw, fingerprint } from './fixtures/seed.ts';
-import { runToEnd } from './fixtures/run.ts';
 
 const fleet = useTestFleet();
 
@@ -18,7 +17,7 @@ beforeEach(async () => {
 async function repair(payload: object = {}): Promise<IntegrityRepairResult> {
   const host = await fleet.startWorkers([integrityRepair]);
   try {
-    const job = await runToEnd(fleet, 'integrity-repair', payload);
+    const job = await runJob(fleet, 'integrity-repair', payload);
     expect(job.state, job.failedReason).toBe('completed');
     return job.result as IntegrityRepairResult;
   } finally {

@@ -1,11 +1,10 @@
 import { describe, it, expect, afterAll, beforeEach } from 'vitest';
-import { useTestFleet } from '../helpers.ts';
+import { useTestFleet, runJob } from '../helpers.ts';
 import { registry } from '../../shared/metrics.ts';
 import stockAlerts from '../../jobs/stock-alerts/index.ts';
 import type { StockAlertsResult } from '../../jobs/stock-alerts/handler.ts';
 import type { Digest } from '../../jobs/stock-alerts/digest.ts';
 import { startWebhookReceiver } from '../../bench/support/webhook-receiver.ts';
-import { runToEnd } from './fixtures/run.ts';
 import { insertItem, setStatusRaw, fingerprint } from './fixtures/seed.ts';
 
 const hook = await startWebhookReceiver();
@@ -20,7 +19,7 @@ beforeEach(async () => {
 async function run(payload: object = {}): Promise<StockAlertsResult> {
   const host = await fleet.startWorkers([stockAlerts]);
   try {
-    const job = await runToEnd(fleet, 'stock-alerts', payload);
+    const job = await runJob(fleet, 'stock-alerts', payload);
     expect(job.state, job.failedReason).toBe('completed');
     return job.result as StockAlertsResult;
   } finally {
@@ -174,7 +173,7 @@ describe('stock-alerts', () => {
     await insertItem(fleet.db, { title: 'Race', quantity: 1 });
     const hosts = [await fleet.startWorkers([stockAlerts]), await fleet.startWorkers([stockAlerts])];
     try {
-      const results = await Promise.all([runToEnd(fleet, 'stock-alerts', {}), runToEnd(fleet, 'stock-alerts', {})]);
+      const results = await Promise.all([runJob(fleet, 'stock-alerts', {}), runJob(fleet, 'stock-alerts', {})]);
       const outcomes = results.map((r) => (r.result as StockAlertsResult).webhook).sort();
       expect(outcomes).toEqual(['nothing-to-send', 'sent']);
       expect(results.map((r) => (r.result as StockAlertsResult).opened).sort()).toEqual([0, 1]);
