@@ -143,15 +143,14 @@ export async function runJob(fleet: TestFleet, name: string, payload: unknown, {
 }> {
   const id = await fleet.services.producer.enqueue(name, payload, { enqueuedBy: 'test' });
   const queue = fleet.services.producer.queue(name);
-  const job = await waitFor(async () => {
+  await waitFor(async () => {
     const j = await queue.getJob(id);
     const state = j ? await j.getState() : 'missing';
-    return j && (state === 'completed' || state === 'failed') ? j : undefined;
+    return state === 'completed' || state === 'failed';
   }, { timeoutMs, intervalMs: 25, what: `${name} job ${id} to finish` });
-  // Read again: the job may have finished between getJob and getState above, leaving
-  // `job` with the state of before (no returnvalue, no failedReason).
-  const done = (await queue.getJob(id)) ?? job;
-  return { id, state: await done.getState(), result: done.returnvalue, failedReason: done.failedReason, attemptsMade: done.attemptsMade };
+  // Read the job again now that it is final: a copy read before its state changed lacks the outcome.
+  const job = (await queue.getJob(id))!;
+  return { id, state: await job.getState(), result: job.returnvalue, failedReason: job.failedReason, attemptsMade: job.attemptsMade };
 }
 
 export interface WorkerProcess {
