@@ -225,10 +225,9 @@ describe('integrity-repair', () => {
     try {
       const queue = fleet.services.producer.queue('integrity-repair');
       const job = await queue.add('integrity-repair', { payload: { checks: ['nope', 'nah'] }, enqueuedBy: 'test' });
-      const failed = await waitFor(async () => {
-        const j = await queue.getJob(job.id!);
-        return (await j?.getState()) === 'failed' ? j : undefined;
-      });
+      await waitFor(async () => (await queue.getJobState(job.id!)) === 'failed');
+      // Read once final: a copy read before it failed has no failedReason.
+      const failed = (await queue.getJob(job.id!))!;
       expect(failed.failedReason).toContain(`unknown checks "nope", "nah". ${valid}`);
       expect(failed.attemptsMade).toBe(1);
     } finally {
