@@ -5,4 +5,5 @@ export const benches: Record<string, () => Promise<{ default: Bench }>> = {
   queue: () => import('./queue.ts'),
   monitor: () => import('./monitor.ts'),
   kicksdb: () => import('./kicksdb.ts'),
+  maintenance: () => import('./maintenance.ts'),
 };
