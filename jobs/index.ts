@@ -1,9 +1,15 @@
 import type { AnyJob } from '../shared/job.ts';
 import mvRefresh from './mv-refresh/index.ts';
+import backupExport from './backup/backup-export.ts';
+import backupVerify from './backup/backup-verify.ts';
+import backupPrune from './backup/backup-prune.ts';
 
 /** Every job of the fleet. A job is added here and nowhere else. */
 export const allJobs: readonly AnyJob[] = [
   mvRefresh as AnyJob,
+  backupExport as AnyJob,
+  backupVerify as AnyJob,
+  backupPrune as AnyJob,
 ];
 
 export function jobByName(name: string): AnyJob | undefined {

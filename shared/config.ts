@@ -35,6 +35,12 @@ export interface Config {
   monitorIntervalMs: number;
   scheduleTimezone: string;
   backupEncryptionKey: string | undefined;
+  /** Grandfather-father-son retention of backup-prune: newest backup of each of the last N days / ISO weeks / months. */
+  backupRetention: { daily: number; weekly: number; monthly: number };
+  /** Multipart part size and parts in flight for backup uploads; memory use is about size × (parallel + 1). */
+  backupUpload: { partSizeMb: number; parallel: number };
+  /** Directory of pg_dump/pg_restore (e.g. /usr/lib/postgresql/15/bin); unset: found on PATH. */
+  pgBinDir: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -148,6 +154,16 @@ export function fromEnv(env: Env = process.env): Config {
     monitorIntervalMs: int('MONITOR_INTERVAL_MS', 15_000, 100, 3_600_000),
     scheduleTimezone: timezone,
     backupEncryptionKey: encryptionKey,
+    backupRetention: {
+      daily: int('BACKUP_KEEP_DAILY', 7, 0, 3_650),
+      weekly: int('BACKUP_KEEP_WEEKLY', 4, 0, 520),
+      monthly: int('BACKUP_KEEP_MONTHLY', 12, 0, 1_200),
+    },
+    backupUpload: {
+      partSizeMb: int('BACKUP_PART_SIZE_MB', 8, 5, 1_024),
+      parallel: int('BACKUP_UPLOAD_PARALLEL', 4, 1, 32),
+    },
+    pgBinDir: str('PG_BIN_DIR'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
