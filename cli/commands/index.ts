@@ -2,6 +2,7 @@ import type { Command } from '../command.ts';
 import { migrateCommand } from './migrate.ts';
 import { enqueueCommand } from './enqueue.ts';
 import { statusCommand, failedCommand, retryCommand } from './queues.ts';
+import { backupCommand } from './backup.ts';
 
 /** Every CLI command; a new command is one file in this folder and one line here. */
 export const commands: Command[] = [
@@ -10,4 +11,5 @@ export const commands: Command[] = [
   statusCommand,
   failedCommand,
   retryCommand,
+  backupCommand,
 ];

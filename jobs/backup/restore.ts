@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import type { Readable, Writable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '../../shared/s3.ts';
+import { databaseName, ensureDatabase } from '../../shared/db.ts';
 import { decryptStream, keyId, parseEncryptionKey } from './crypto.ts';
 import { checkObject, openObject, verifyingStream } from './integrity.ts';
 import type { Manifest } from './manifest.ts';
@@ -17,8 +18,10 @@ export interface RestoreOptions {
   s3: S3Client;
   bucket: string;
   manifest: Manifest;
-  /** postgres:// URL of the database to restore into (must exist). */
+  /** postgres:// URL of the database to restore into. */
   targetUrl: string;
+  /** Create the target database when it does not exist (only after the checksum passed). */
+  createTarget?: boolean;
   /** Drop and recreate the backup's objects in a non-empty target (pg_restore --clean --if-exists). */
   clean?: boolean;
   /** pg_restore --jobs; above 1 the object is spooled to a temporary file first [1]. */
@@ -73,7 +76,11 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreOutcome> 
     throw new RestoreRefusedError(`pg_restore ${version} is older than the pg_dump ${m.pgDumpVersion} that made backup ${m.backupId}; use PostgreSQL ${majorOf(m.pgDumpVersion)}+ client tools (PG_BIN_DIR)`);
   }
   const key = resolveKey(o);
-  await checkTarget(o.targetUrl, m, Boolean(o.clean));
+  const { exists } = await checkTarget(o.targetUrl, m, Boolean(o.clean));
+  if (!exists && !o.createTarget) throw new RestoreRefusedError(`target database "${databaseName(o.targetUrl)}" does not exist`);
+  const create = async () => {
+    if (!exists && await ensureDatabase(o.targetUrl)) o.onPhase?.('restore', `created database ${databaseName(o.targetUrl)}`);
+  };
 
   const target = libpqTarget(o.targetUrl);
   const args = [`--dbname=${target.dbname}`, '--no-password', '--no-owner', '--no-acl', '--exit-on-error'];
@@ -84,6 +91,7 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreOutcome> 
     o.onPhase?.('checksum', `hashing ${m.object.bytes} bytes`);
     const { etag } = await checkObject(o.s3, o.bucket, m, o.signal);
     const checked = performance.now();
+    await create();
     o.onPhase?.('restore', 'checksum ok; streaming into pg_restore (one transaction)');
     const tool = spawnTool(pgRestore, [...args, '--single-transaction'], target.env, ['pipe', 'ignore', 'pipe']);
     const kill = () => { tool.child.kill('SIGKILL'); };
@@ -118,6 +126,7 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreOutcome> 
     const out = fs.createWriteStream(file, { mode: 0o600 });
     await pipeline([body, verifyingStream(m.object), ...decrypt(), out] as unknown as [Readable, Writable], { signal: o.signal });
     const checked = performance.now();
+    await create();
     o.onPhase?.('restore', `checksum ok; pg_restore --jobs=${jobs}`);
     const tool = spawnTool(pgRestore, [...args, `--jobs=${jobs}`, file], target.env, ['ignore', 'ignore', 'pipe']);
     const kill = () => { tool.child.kill('SIGTERM'); };

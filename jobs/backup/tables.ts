@@ -31,7 +31,7 @@ export async function listTables(db: Queryable): Promise<TableRef[]> {
  */
 export async function resolveTables(db: Queryable, names: string[]): Promise<{ found: TableRef[]; unknown: string[] }> {
   const all = await listTables(db);
-  const { rows } = await db.query<{ schemas: string[] }>('SELECT current_schemas(false) AS schemas');
+  const { rows } = await db.query<{ schemas: string[] }>('SELECT current_schemas(false)::text[] AS schemas');
   const searchPath = rows[0]!.schemas;
   const found: TableRef[] = [];
   const unknown: string[] = [];

@@ -36,7 +36,18 @@ async function userRelations(c: pg.Client): Promise<number> {
  * (or --clean, which drops and recreates what the dump contains). A data-only dump needs
  * the opposite: its tables must exist, and be empty.
  */
-export async function checkTarget(url: string, manifest: Manifest, clean: boolean): Promise<void> {
+export async function checkTarget(url: string, manifest: Manifest, clean: boolean): Promise<{ exists: boolean }> {
+  try {
+    await checkExisting(url, manifest, clean);
+    return { exists: true };
+  } catch (err) {
+    // 3D000 invalid_catalog_name: no such database, which is as empty as it gets.
+    if ((err as { code?: string }).code === '3D000' && manifest.kind !== 'data') return { exists: false };
+    throw err;
+  }
+}
+
+async function checkExisting(url: string, manifest: Manifest, clean: boolean): Promise<void> {
   await withClient(url, async (c) => {
     if (manifest.kind !== 'data') {
       const n = await userRelations(c);
