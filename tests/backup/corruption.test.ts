@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { useTestFleet } from '../helpers.ts';
 import backupExport from '../../jobs/backup/backup-export.ts';
-import { seedShop, cli, restoreTarget, getObject, putObject, databaseExists, runJobFresh } from './fixtures/support.ts';
+import { seedShop, cli, restoreTarget, getObject, putObject, databaseExists, withPg, runJobFresh } from './fixtures/support.ts';
 
 const fleet = useTestFleet();
 const targets: { drop(): Promise<void> }[] = [];
