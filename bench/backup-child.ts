@@ -15,7 +15,8 @@ import type { AnyJob } from '../shared/job.ts';
 import { workerConnection } from '../shared/redis.ts';
 
 const config = fromEnv(process.env);
-const restoreUrl = process.env.BENCH_RESTORE_URL!;
+/** Also restore the backup into this (empty) database when set. */
+const restoreUrl = process.env.BENCH_RESTORE_URL;
 const log = createLogger('warn', pino.destination({ dest: 2, sync: false }));
 const services = await createServices(config, [backupExport as AnyJob], { log });
 const mb = () => process.memoryUsage().rss / 2 ** 20;
@@ -39,17 +40,16 @@ await host.close();
 await events.close();
 eventsRedis.disconnect();
 
-const manifest = await readManifest(services.s3, config.backupBucket, result.backupId);
-t = performance.now();
-const outcome = await restoreBackup({
-  s3: services.s3, bucket: config.backupBucket, manifest, targetUrl: restoreUrl, jobs: Number(process.env.BENCH_RESTORE_JOBS ?? 1), pgBinDir: config.pgBinDir,
-});
-const restoreMs = performance.now() - t;
-const restoreRss = phase();
+let restore;
+if (restoreUrl) {
+  const manifest = await readManifest(services.s3, config.backupBucket, result.backupId);
+  t = performance.now();
+  const outcome = await restoreBackup({ s3: services.s3, bucket: config.backupBucket, manifest, targetUrl: restoreUrl, pgBinDir: config.pgBinDir });
+  restore = { ms: performance.now() - t, checkMs: outcome.checkMs, pgRestoreMs: outcome.restoreMs, rss: phase() };
+}
 clearInterval(sampler);
 await services.close();
 process.stdout.write(`${JSON.stringify({
   exportMs, jobDurationMs: result.durationMs, bytes: result.bytes, rows: Object.values(result.tables).reduce((a, b) => a + b, 0),
-  restoreMs, restoreCheckMs: outcome.checkMs, restorePgRestoreMs: outcome.restoreMs,
-  idleRssMb, exportRss, restoreRss, maxRssMb: process.resourceUsage().maxRSS / 1024,
+  restore, idleRssMb, exportRss, maxRssMb: process.resourceUsage().maxRSS / 1024,
 })}\n`);

@@ -14,7 +14,7 @@ import { startEmbeddedS3, createS3Client, ensureBuckets } from '../shared/s3.ts'
 import { libpqTarget } from '../jobs/backup/pgtools.ts';
 import { row, fmt, type Bench } from './lib.ts';
 
-const DB = 'fleet_bench_backup';
+const DB = 'fleetRunsbench_backup';
 
 /** inventory n, stock_movements 2n, orders n/5, order_items 2n/5: ~3.6 n rows in all. */
 async function populate(c: pg.Client, n: number): Promise<number> {
@@ -60,6 +60,11 @@ function timed(cmd: string, args: string[], env: Record<string, string>): Promis
   });
 }
 
+interface ChildResult {
+  exportMs: number; jobDurationMs: number; bytes: number; rows: number; idleRssMb: number; exportRss: { min: number; max: number };
+  restore?: { ms: number; checkMs: number; pgRestoreMs: number; rss: { min: number; max: number } };
+}
+
 async function freshDatabase(admin: pg.Client, name: string): Promise<void> {
   await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
@@ -82,47 +87,63 @@ const bench: Bench = async ({ quick }) => {
   try {
     const rows = await populate(db, n);
     await db.query('DELETE FROM backups');
-    const { rows: size } = await db.query<{ bytes: number }>('SELECT pg_database_size(current_database()) AS bytes');
+    const { rows: size } = await db.query<{ bytes: number }>('SELECT pg_datadumpRunssize(current_database()) AS bytes');
     // Warm the page cache so neither side pays for the first read of the tables.
     await db.query('SELECT count(*) FROM inventory UNION ALL SELECT count(*) FROM stock_movements UNION ALL SELECT count(*) FROM orders UNION ALL SELECT count(*) FROM order_items');
 
     const target = libpqTarget(url);
     const file = path.join(dir, 'baseline.dump');
-    const baseMs = await timed('pg_dump', ['--format=custom', `--file=${file}`, `--dbname=${target.dbname}`], target.env);
-    const baseBytes = (await fs.stat(file)).size;
-
     const bucket = 'bench-backups';
     const client = createS3Client({ ...base.s3, endpoint: s3.endpoint });
     await ensureBuckets(client, [bucket]);
     client.destroy();
-    await freshDatabase(admin, restoreDb);
-    const childEnv = {
-      ...process.env, DATABASE_URL: url, S3_ENDPOINT: s3.endpoint, BACKUP_BUCKET: bucket, BACKUP_ENCRYPTION_KEY: '',
-      QUEUE_PREFIX: `bench${Date.now().toString(36)}`, LOG_LEVEL: 'warn', BENCH_RESTORE_URL: withDatabase(base.databaseUrl, restoreDb),
+    const baseline = async () => {
+      const ms = await timed('pg_dump', ['--format=custom', `--file=${file}`, `--dbname=${target.dbname}`], target.env);
+      return { ms, bytes: (await fs.stat(file)).size };
     };
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--openssl-legacy-provider', path.join(import.meta.dirname, 'backup-child.ts')], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
-      let text = '';
-      child.stdout.on('data', (d: Buffer) => { text += d.toString(); });
-      child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`backup child exited with ${code}`))));
-    });
-    const r = JSON.parse(out.trim().split('\n').at(-1)!) as {
-      exportMs: number; jobDurationMs: number; bytes: number; rows: number; restoreMs: number; restoreCheckMs: number; restorePgRestoreMs: number;
-      idleRssMb: number; exportRss: { min: number; max: number }; restoreRss: { min: number; max: number }; maxRssMb: number;
+    const fleetRun = async (restoreInto?: string): Promise<ChildResult> => {
+      if (restoreInto) await freshDatabase(admin, restoreInto);
+      const env = {
+        ...process.env, DATABASE_URL: url, S3_ENDPOINT: s3.endpoint, BACKUP_BUCKET: bucket, BACKUP_ENCRYPTION_KEY: '',
+        QUEUE_PREFIX: `bench${Date.now().toString(36)}`, LOG_LEVEL: 'warn', BENCH_RESTORE_URL: restoreInto ? withDatabase(base.databaseUrl, restoreInto) : '',
+      };
+      const out = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '--openssl-legacy-provider', path.join(import.meta.dirname, 'backup-child.ts')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+        let text = '';
+        child.stdout.on('data', (d: Buffer) => { text += d.toString(); });
+        child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`backup child exited with ${code}`))));
+      });
+      return JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult;
     };
+
+    // The machine is shared: alternate the two sides over the rounds and keep each side's best.
+    const rounds = quick ? 1 : 2;
+    const dumpRuns: { ms: number; bytes: number }[] = [];
+    const fleetRuns: ChildResult[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const last = i === rounds - 1;
+      if (i % 2 === 0) { dumpRuns.push(await baseline()); fleetRuns.push(await fleetRun(last ? restoreDb : undefined)); }
+      else { fleetRuns.push(await fleetRun(last ? restoreDb : undefined)); dumpRuns.push(await baseline()); }
+      await db.query('DELETE FROM backups');
+    }
+    const b = dumpRuns.reduce((x, y) => (y.ms < x.ms ? y : x));
+    const f = fleetRuns.reduce((x, y) => (y.exportMs < x.exportMs ? y : x));
+    const r = fleetRuns.find((x) => x.restore)!.restore!;
 
     await freshDatabase(admin, baselineDb);
     const baseRestoreMs = await timed('pg_restore', ['--no-owner', '--no-acl', '--exit-on-error', '--single-transaction', `--dbname=${libpqTarget(withDatabase(base.databaseUrl, baselineDb)).dbname}`, file], target.env);
 
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    const rss = fleetRuns.map((x) => `${fmt(x.exportRss.min)}–${fmt(x.exportRss.max)}`).join(', ');
     return [row(`backup export (${fmt(rows)} rows, ${fmt(size[0]!.bytes / 1e6)} MB database)`,
-      { label: 'backup-export job → S3', rate: rows / (r.exportMs / 1000), unit: 'rows/s', peakRssMb: r.exportRss.max },
-      { label: 'pg_dump -Fc to a local file', rate: rows / (baseMs / 1000), unit: 'rows/s' },
+      { label: 'backup-export job → S3', rate: rows / (f.exportMs / 1000), unit: 'rows/s', peakRssMb: Math.max(...fleetRuns.map((x) => x.exportRss.max)) },
+      { label: 'pg_dump -Fc to a local file', rate: rows / (b.ms / 1000), unit: 'rows/s' },
       0.9,
-      [`export: job ${s(r.exportMs)} end to end (enqueue → completed; dump+upload ${s(r.jobDurationMs)}), ${fmt(r.bytes / 1e6)} MB object; pg_dump alone ${s(baseMs)}, ${fmt(baseBytes / 1e6)} MB file`,
-        `job process RSS: ${fmt(r.idleRssMb)} MB before the job, ${fmt(r.exportRss.min)}–${fmt(r.exportRss.max)} MB during the export (bounded by part size × parallel uploads, not by the database)`,
-        `restore from S3 (checksum pass + pg_restore --single-transaction, streamed): ${s(r.restoreMs)} (check ${s(r.restoreCheckMs)}, pg_restore ${s(r.restorePgRestoreMs)}), RSS ${fmt(r.restoreRss.min)}–${fmt(r.restoreRss.max)} MB; `
-          + `plain pg_restore of the local file ${s(baseRestoreMs)}; RTO 1 h → ${(100 * r.restoreMs / 3_600_000).toFixed(1)}% of it`])];
+      [`export: job ${s(f.exportMs)} end to end (enqueue → completed; dump+upload ${s(f.jobDurationMs)}), ${fmt(f.bytes / 1e6)} MB object; pg_dump alone ${s(b.ms)}, ${fmt(b.bytes / 1e6)} MB file`
+          + (rounds > 1 ? ` (best of ${rounds}, alternating; all: job ${fleetRuns.map((x) => s(x.exportMs)).join('/')}, pg_dump ${dumpRuns.map((x) => s(x.ms)).join('/')})` : ''),
+        `job process RSS: ${fmt(f.idleRssMb)} MB before the job, ${rss} MB during the export (bounded by part size × parallel uploads, not by the database)`,
+        `restore from S3 (checksum pass + pg_restore --single-transaction, streamed): ${s(r.ms)} (check ${s(r.checkMs)}, pg_restore ${s(r.pgRestoreMs)}), RSS ${fmt(r.rss.min)}–${fmt(r.rss.max)} MB; `
+          + `plain pg_restore of the local file ${s(baseRestoreMs)}; RTO 1 h → ${(100 * r.ms / 3_600_000).toFixed(1)}% of it`])];
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(restoreDb)} WITH (FORCE)`).catch(() => {});
     await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(baselineDb)} WITH (FORCE)`).catch(() => {});
