@@ -143,11 +143,14 @@ export async function runJob(fleet: TestFleet, name: string, payload: unknown, {
 }> {
   const id = await fleet.services.producer.enqueue(name, payload, { enqueuedBy: 'test' });
   const queue = fleet.services.producer.queue(name);
-  const job = await waitFor(async () => {
+  const finished = await waitFor(async () => {
     const j = await queue.getJob(id);
     const state = j ? await j.getState() : 'missing';
     return j && (state === 'completed' || state === 'failed') ? j : undefined;
   }, { timeoutMs, intervalMs: 25, what: `${name} job ${id} to finish` });
+  // Read again: the job may have finished between getJob and getState above, leaving a
+  // copy without its result or failure reason.
+  const job = (await queue.getJob(id)) ?? finished;
   return { id, state: await job.getState(), result: job.returnvalue, failedReason: job.failedReason, attemptsMade: job.attemptsMade };
 }
 

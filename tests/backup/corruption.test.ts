@@ -1,8 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { useTestFleet } from '../helpers.ts';
+import { useTestFleet, runJob } from '../helpers.ts';
 import backupExport from '../../jobs/backup/backup-export.ts';
-import { seedShop, cli, restoreTarget, getObject, putObject, databaseExists, withPg, runJobFresh } from './fixtures/support.ts';
+import { seedShop, cli, restoreTarget, getObject, putObject, databaseExists, withPg } from './fixtures/support.ts';
 
 const fleet = useTestFleet();
 const targets: { drop(): Promise<void> }[] = [];
@@ -16,7 +16,7 @@ describe('a corrupted backup object', () => {
     await seedShop(fleet.db, 1_000);
     const host = await fleet.startWorkers([backupExport]);
     try {
-      const run = await runJobFresh(fleet, 'backup-export', {});
+      const run = await runJob(fleet, 'backup-export', {});
       expect(run.state, run.failedReason).toBe('completed');
       backup = run.result as typeof backup;
     } finally {

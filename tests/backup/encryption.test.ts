@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
 import { describe, it, expect, afterAll } from 'vitest';
-import { useTestFleet } from '../helpers.ts';
+import { useTestFleet, runJob } from '../helpers.ts';
 import backupExport from '../../jobs/backup/backup-export.ts';
 import { readManifest } from '../../jobs/backup/manifest.ts';
 import { keyId } from '../../jobs/backup/crypto.ts';
-import { contentChecksums, seedShop, cli, restoreTarget, getObject, databaseExists, runJobFresh } from './fixtures/support.ts';
+import { contentChecksums, seedShop, cli, restoreTarget, getObject, databaseExists } from './fixtures/support.ts';
 
 const key = crypto.randomBytes(32);
 const fleet = useTestFleet({ BACKUP_ENCRYPTION_KEY: key.toString('hex') });
@@ -18,7 +18,7 @@ describe('encrypted backups', () => {
     await seedShop(fleet.db, 1_000);
     const host = await fleet.startWorkers([backupExport]);
     try {
-      const run = await runJobFresh(fleet, 'backup-export', {});
+      const run = await runJob(fleet, 'backup-export', {});
       expect(run.state, run.failedReason).toBe('completed');
       backupId = (run.result as { backupId: string }).backupId;
       expect(run.result).toMatchObject({ encrypted: true });

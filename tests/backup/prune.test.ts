@@ -1,10 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { useTestFleet } from '../helpers.ts';
+import { useTestFleet, runJob } from '../helpers.ts';
 import backupPrune from '../../jobs/backup/backup-prune.ts';
 import { planRetention, isoWeekOf, type Candidate } from '../../jobs/backup/retention.ts';
 import { newBackupId, dumpKey, manifestKey } from '../../jobs/backup/keys.ts';
-import { putObject, runJobFresh } from './fixtures/support.ts';
+import { putObject } from './fixtures/support.ts';
 
 const fleet = useTestFleet();
 const day = (iso: string, hour = 3) => new Date(`${iso}T${String(hour).padStart(2, '0')}:00:00Z`);
@@ -68,7 +68,7 @@ describe('backup-prune', () => {
 
     const host = await fleet.startWorkers([backupPrune]);
     try {
-      const dry = await runJobFresh(fleet, 'backup-prune', { dryRun: true });
+      const dry = await runJob(fleet, 'backup-prune', { dryRun: true });
       expect(dry.state, dry.failedReason).toBe('completed');
       const plan = dry.result as { kept: { id: string; reasons: string[] }[]; deleted: string[]; deletedFailed: number };
       expect(plan.kept.map((k) => k.id).sort()).toEqual(expected);
@@ -78,7 +78,7 @@ describe('backup-prune', () => {
       expect(plan.deletedFailed).toBe(1);
       expect((await fleet.db.query('SELECT count(*)::int AS n FROM backups')).rows[0].n).toBe(369);
 
-      const real = await runJobFresh(fleet, 'backup-prune', {});
+      const real = await runJob(fleet, 'backup-prune', {});
       expect(real.state, real.failedReason).toBe('completed');
     } finally {
       await host.close();

@@ -1,8 +1,8 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { useTestFleet } from '../helpers.ts';
+import { useTestFleet, runJob } from '../helpers.ts';
 import backupExport from '../../jobs/backup/backup-export.ts';
 import { readManifest } from '../../jobs/backup/manifest.ts';
-import { contentChecksums, seedShop, cli, restoreTarget, withPg, unfinishedUploads, runJobFresh } from './fixtures/support.ts';
+import { contentChecksums, seedShop, cli, restoreTarget, withPg, unfinishedUploads } from './fixtures/support.ts';
 
 const fleet = useTestFleet();
 const targets: { drop(): Promise<void> }[] = [];
@@ -17,7 +17,7 @@ describe('backup-export → fleet backup restore', () => {
     await seedShop(fleet.db, 3_000);
     const host = await fleet.startWorkers([backupExport]);
     try {
-      const run = await runJobFresh(fleet, 'backup-export', { label: 'round trip' });
+      const run = await runJob(fleet, 'backup-export', { label: 'round trip' });
       expect(run.state, run.failedReason).toBe('completed');
       backup = run.result as ExportResult;
     } finally {
@@ -86,10 +86,10 @@ describe('backup-export → fleet backup restore', () => {
   it('dumps only the named tables, and fails an unknown table at once without retrying', async () => {
     const host = await fleet.startWorkers([backupExport]);
     try {
-      const partial = await runJobFresh(fleet, 'backup-export', { kind: 'data', tables: ['inventory', 'public.orders'] });
+      const partial = await runJob(fleet, 'backup-export', { kind: 'data', tables: ['inventory', 'public.orders'] });
       expect(partial.state, partial.failedReason).toBe('completed');
       expect((partial.result as ExportResult).tables).toEqual({ 'public.inventory': 3_000, 'public.orders': 300 });
-      const bad = await runJobFresh(fleet, 'backup-export', { tables: ['inventory', 'nope'] });
+      const bad = await runJob(fleet, 'backup-export', { tables: ['inventory', 'nope'] });
       expect(bad.state).toBe('failed');
       expect(bad.attemptsMade).toBe(1);
       expect(bad.failedReason).toMatch(/Unknown table: nope\. Known tables: .*public\.inventory/);

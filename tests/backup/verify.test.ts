@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { useTestFleet } from '../helpers.ts';
+import { useTestFleet, runJob } from '../helpers.ts';
 import backupExport from '../../jobs/backup/backup-export.ts';
 import backupVerify from '../../jobs/backup/backup-verify.ts';
 import { scratchPrefix } from '../../jobs/backup/verify.ts';
@@ -7,7 +7,7 @@ import { readManifest } from '../../jobs/backup/manifest.ts';
 import { manifestKey } from '../../jobs/backup/keys.ts';
 import { registry } from '../../shared/metrics.ts';
 import { databaseName } from '../../shared/db.ts';
-import { seedShop, getObject, putObject, databasesWithPrefix, restoreTarget, runJobFresh } from './fixtures/support.ts';
+import { seedShop, getObject, putObject, databasesWithPrefix, restoreTarget } from './fixtures/support.ts';
 
 const fleet = useTestFleet();
 
@@ -19,7 +19,7 @@ async function gauge(name: string): Promise<number> {
 async function exportOnce(): Promise<{ backupId: string; key: string; bytes: number }> {
   const host = await fleet.startWorkers([backupExport]);
   try {
-    const run = await runJobFresh(fleet, 'backup-export', {});
+    const run = await runJob(fleet, 'backup-export', {});
     expect(run.state, run.failedReason).toBe('completed');
     return run.result as { backupId: string; key: string; bytes: number };
   } finally {
@@ -33,7 +33,7 @@ describe('backup-verify', () => {
   it('fails clearly when there is nothing to verify', async () => {
     const host = await fleet.startWorkers([backupVerify]);
     try {
-      const run = await runJobFresh(fleet, 'backup-verify', {});
+      const run = await runJob(fleet, 'backup-verify', {});
       expect(run.state).toBe('failed');
       expect(run.attemptsMade).toBe(1);
       expect(run.failedReason).toMatch(/No completed full backup to verify yet; run backup-export first/);
@@ -58,7 +58,7 @@ describe('backup-verify', () => {
     }
     const host = await fleet.startWorkers([backupVerify]);
     try {
-      const run = await runJobFresh(fleet, 'backup-verify', {});
+      const run = await runJob(fleet, 'backup-verify', {});
       expect(run.state, run.failedReason).toBe('completed');
       expect(run.result).toMatchObject({ ok: true, backupId: backup.backupId, mode: 'stream', mismatches: [], tables: 16 });
       const { rows } = await fleet.db.query('SELECT verified_at, verify_result, restore_duration_ms FROM backups WHERE id = $1', [backup.backupId]);
@@ -70,7 +70,7 @@ describe('backup-verify', () => {
       expect(await gauge('fleet_backup_restore_duration_seconds')).toBe(rows[0].restore_duration_ms / 1000);
       expect(await gauge('fleet_backup_size_bytes')).toBe(backup.bytes);
       expect(await gauge('fleet_backup_last_success_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 120);
-      const spooled = await runJobFresh(fleet, 'backup-verify', { backupId: backup.backupId, jobs: 2 });
+      const spooled = await runJob(fleet, 'backup-verify', { backupId: backup.backupId, jobs: 2 });
       expect(spooled.result).toMatchObject({ ok: true, mode: 'file' });
     } finally {
       await host.close();
@@ -86,7 +86,7 @@ describe('backup-verify', () => {
     await putObject(fleet.services.s3, fleet.config.backupBucket, backup.key, bad);
     const host = await fleet.startWorkers([backupVerify]);
     try {
-      const run = await runJobFresh(fleet, 'backup-verify', { backupId: backup.backupId });
+      const run = await runJob(fleet, 'backup-verify', { backupId: backup.backupId });
       expect(run.state).toBe('failed');
       expect(run.attemptsMade).toBe(1);
       expect(run.failedReason).toMatch(/does not match its manifest .* refusing to restore it/);
@@ -108,7 +108,7 @@ describe('backup-verify', () => {
     await putObject(fleet.services.s3, fleet.config.backupBucket, manifestKey(backup.backupId), JSON.stringify(manifest));
     const host = await fleet.startWorkers([backupVerify]);
     try {
-      const run = await runJobFresh(fleet, 'backup-verify', { backupId: backup.backupId });
+      const run = await runJob(fleet, 'backup-verify', { backupId: backup.backupId });
       expect(run.state).toBe('failed');
       expect(run.failedReason).toMatch(/restored, but 1 table\(s\) differ from its manifest: public\.inventory: expected 2001, restored 2000/);
     } finally {
@@ -129,7 +129,7 @@ describe('backup-verify', () => {
       expect(await databasesWithPrefix(prefix())).toEqual([leftover.name]);
       const host = await fleet.startWorkers([backupVerify]);
       try {
-        const run = await runJobFresh(fleet, 'backup-verify', {});
+        const run = await runJob(fleet, 'backup-verify', {});
         expect(run.state, run.failedReason).toBe('completed');
       } finally {
         await host.close();
