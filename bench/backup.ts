@@ -14,7 +14,7 @@ import { startEmbeddedS3, createS3Client, ensureBuckets } from '../shared/s3.ts'
 import { libpqTarget } from '../jobs/backup/pgtools.ts';
 import { row, fmt, type Bench } from './lib.ts';
 
-const DB = 'fleetRunsbench_backup';
+const DB = 'fleet_bench_backup';
 
 /** inventory n, stock_movements 2n, orders n/5, order_items 2n/5: ~3.6 n rows in all. */
 async function populate(c: pg.Client, n: number): Promise<number> {
@@ -87,7 +87,7 @@ const bench: Bench = async ({ quick }) => {
   try {
     const rows = await populate(db, n);
     await db.query('DELETE FROM backups');
-    const { rows: size } = await db.query<{ bytes: number }>('SELECT pg_datadumpRunssize(current_database()) AS bytes');
+    const { rows: size } = await db.query<{ bytes: number }>('SELECT pg_database_size(current_database()) AS bytes');
     // Warm the page cache so neither side pays for the first read of the tables.
     await db.query('SELECT count(*) FROM inventory UNION ALL SELECT count(*) FROM stock_movements UNION ALL SELECT count(*) FROM orders UNION ALL SELECT count(*) FROM order_items');
 
