@@ -22,7 +22,12 @@ const services = await createServices(config, [backupExport as AnyJob], { log })
 const mb = () => process.memoryUsage().rss / 2 ** 20;
 const samples: number[] = [];
 const sampler = setInterval(() => samples.push(mb()), 100);
-const phase = () => { const s = samples.splice(0); return { min: Math.min(...s), max: Math.max(...s), n: s.length }; };
+// Peak of each half of the phase too: equal halves mean memory plateaued instead of growing with the dump.
+const phase = () => {
+  const s = samples.splice(0);
+  const half = Math.floor(s.length / 2);
+  return { min: Math.min(...s), max: Math.max(...s), firstHalfMax: Math.max(...s.slice(0, half)), secondHalfMax: Math.max(...s.slice(half)), n: s.length };
+};
 
 const idleRssMb = mb();
 const host = await startHost(services, [backupExport as AnyJob]);

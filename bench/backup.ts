@@ -61,7 +61,7 @@ function timed(cmd: string, args: string[], env: Record<string, string>): Promis
 }
 
 interface ChildResult {
-  exportMs: number; jobDurationMs: number; bytes: number; rows: number; idleRssMb: number; exportRss: { min: number; max: number };
+  exportMs: number; jobDurationMs: number; bytes: number; rows: number; idleRssMb: number; exportRss: { min: number; max: number; firstHalfMax: number; secondHalfMax: number };
   restore?: { ms: number; checkMs: number; pgRestoreMs: number; rss: { min: number; max: number } };
 }
 
@@ -134,7 +134,7 @@ const bench: Bench = async ({ quick }) => {
     const baseRestoreMs = await timed('pg_restore', ['--no-owner', '--no-acl', '--exit-on-error', '--single-transaction', `--dbname=${libpqTarget(withDatabase(base.databaseUrl, baselineDb)).dbname}`, file], target.env);
 
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-    const rss = fleetRuns.map((x) => `${fmt(x.exportRss.min)}–${fmt(x.exportRss.max)}`).join(', ');
+    const rss = fleetRuns.map((x) => `${fmt(x.exportRss.min)}–${fmt(x.exportRss.max)} (peak ${fmt(x.exportRss.firstHalfMax)} in the first half, ${fmt(x.exportRss.secondHalfMax)} in the second)`).join('; ');
     return [row(`backup export (${fmt(rows)} rows, ${fmt(size[0]!.bytes / 1e6)} MB database)`,
       { label: 'backup-export job → S3', rate: rows / (f.exportMs / 1000), unit: 'rows/s', peakRssMb: Math.max(...fleetRuns.map((x) => x.exportRss.max)) },
       { label: 'pg_dump -Fc to a local file', rate: rows / (b.ms / 1000), unit: 'rows/s' },

@@ -33,10 +33,12 @@ function resultOf(row: BackupRow): BackupExportResult {
 
 /** Versions of pg_dump and the server; refuses a mismatch, which would make dumps that only some tools restore. */
 async function checkVersions(ctx: JobContext, pgDump: string) {
-  const pgDumpVersion = await toolVersion(pgDump);
-  const { rows } = await ctx.db.query<{ num: number; version: string; size: number }>(
-    `SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS version,
-            pg_database_size(current_database()) AS size`);
+  const [pgDumpVersion, { rows }] = await Promise.all([
+    toolVersion(pgDump),
+    ctx.db.query<{ num: number; version: string; size: number }>(
+      `SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS version,
+              pg_database_size(current_database()) AS size`),
+  ]);
   const server = rows[0]!;
   const serverMajor = Math.floor(server.num / 10_000);
   if (majorOf(pgDumpVersion) !== serverMajor) {
