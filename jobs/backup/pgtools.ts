@@ -18,6 +18,15 @@ export function libpqTarget(url: string): { dbname: string; env: Record<string, 
   const env: Record<string, string> = {};
   if (u.password) env.PGPASSWORD = decodeURIComponent(u.password);
   u.password = '';
+  const queryPassword = u.searchParams.get('password');
+  if (queryPassword !== null) { env.PGPASSWORD = queryPassword; u.searchParams.delete('password'); }
+  // node-postgres spellings libpq rejects: ssl=true and sslmode=no-verify.
+  const ssl = u.searchParams.get('ssl');
+  if (ssl !== null) {
+    u.searchParams.delete('ssl');
+    if (/^(1|true|on|yes)$/i.test(ssl) && !u.searchParams.has('sslmode')) u.searchParams.set('sslmode', 'require');
+  }
+  if (u.searchParams.get('sslmode') === 'no-verify') u.searchParams.set('sslmode', 'require');
   return { dbname: u.toString(), env };
 }
 

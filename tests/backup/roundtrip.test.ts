@@ -1,8 +1,17 @@
+import { execFile } from 'node:child_process';
 import { describe, it, expect, afterAll } from 'vitest';
 import { useTestFleet, runJob } from '../helpers.ts';
 import backupExport from '../../jobs/backup/backup-export.ts';
 import { readManifest } from '../../jobs/backup/manifest.ts';
-import { contentChecksums, seedShop, cli, restoreTarget, withPg, unfinishedUploads } from './fixtures/support.ts';
+import { contentChecksums, seedShop, cli, restoreTarget, withPg, unfinishedUploads, getObject } from './fixtures/support.ts';
+
+/** pg_restore --list of a dump held in memory. */
+function pgRestoreList(dump: Buffer): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('pg_restore', ['--list'], { maxBuffer: 1 << 24 }, (err, stdout) => (err ? reject(err) : resolve(stdout.split('\n'))));
+    child.stdin!.end(dump);
+  });
+}
 
 const fleet = useTestFleet();
 const targets: { drop(): Promise<void> }[] = [];
@@ -84,11 +93,18 @@ describe('backup-export → fleet backup restore', () => {
   });
 
   it('dumps only the named tables, and fails an unknown table at once without retrying', async () => {
+    // A name full of pattern characters, and a decoy it would match if they were wildcards.
+    await fleet.db.query(`CREATE TABLE "We""ird*.Name" (id int); INSERT INTO "We""ird*.Name" VALUES (1), (2), (3)`);
+    await fleet.db.query(`CREATE TABLE "We""irdX.Name" (id int); INSERT INTO "We""irdX.Name" VALUES (1)`);
     const host = await fleet.startWorkers([backupExport]);
     try {
-      const partial = await runJob(fleet, 'backup-export', { kind: 'data', tables: ['inventory', 'public.orders'] });
+      const partial = await runJob(fleet, 'backup-export', { kind: 'data', tables: ['inventory', 'public.orders', 'public.We"ird*.Name'] });
       expect(partial.state, partial.failedReason).toBe('completed');
-      expect((partial.result as ExportResult).tables).toEqual({ 'public.inventory': 3_000, 'public.orders': 300 });
+      const result = partial.result as ExportResult;
+      expect(result.tables).toEqual({ 'public.inventory': 3_000, 'public.orders': 300, 'public.We"ird*.Name': 3 });
+      const listing = await pgRestoreList(await getObject(fleet.services.s3, fleet.config.backupBucket, result.key));
+      expect(listing.filter((l) => l.includes('TABLE DATA')).map((l) => l.replace(/^.*TABLE DATA public /, '').replace(/ \S+$/, '')).sort())
+        .toEqual(['We"ird*.Name', 'inventory', 'orders']);
       const bad = await runJob(fleet, 'backup-export', { tables: ['inventory', 'nope'] });
       expect(bad.state).toBe('failed');
       expect(bad.attemptsMade).toBe(1);
