@@ -35,12 +35,14 @@ const eventsRedis = workerConnection(config.redisUrl);
 const events = new QueueEvents('backup-export', { connection: eventsRedis, prefix: config.queuePrefix });
 await events.waitUntilReady();
 samples.length = 0;
+const cpu0 = process.cpuUsage();
 let t = performance.now();
 const id = await services.producer.enqueue('backup-export', {}, { enqueuedBy: 'bench' });
 const job = (await services.producer.queue('backup-export').getJob(id))!;
 const result = await job.waitUntilFinished(events) as { backupId: string; bytes: number; durationMs: number; tables: Record<string, number> };
 const exportMs = performance.now() - t;
 const exportRss = phase();
+const exportCpu = process.cpuUsage(cpu0);
 await host.close();
 await events.close();
 eventsRedis.disconnect();
@@ -56,5 +58,5 @@ clearInterval(sampler);
 await services.close();
 process.stdout.write(`${JSON.stringify({
   exportMs, jobDurationMs: result.durationMs, bytes: result.bytes, rows: Object.values(result.tables).reduce((a, b) => a + b, 0),
-  restore, idleRssMb, exportRss, maxRssMb: process.resourceUsage().maxRSS / 1024,
+  exportCpuMs: (exportCpu.user + exportCpu.system) / 1000, restore, idleRssMb, exportRss, maxRssMb: process.resourceUsage().maxRSS / 1024,
 })}\n`);

@@ -61,6 +61,8 @@ function timed(cmd: string, args: string[], env: Record<string, string>): Promis
 }
 
 interface ChildResult {
+  /** CPU of the job's process during the export, and of this process (the S3 server) over the child's whole run. */
+  exportCpuMs: number; s3CpuMs: number;
   exportMs: number; jobDurationMs: number; bytes: number; rows: number; idleRssMb: number; exportRss: { min: number; max: number; firstHalfMax: number; secondHalfMax: number };
   restore?: { ms: number; checkMs: number; pgRestoreMs: number; rss: { min: number; max: number } };
 }
@@ -103,6 +105,7 @@ const bench: Bench = async ({ quick }) => {
     };
     const fleetRun = async (restoreInto?: string): Promise<ChildResult> => {
       if (restoreInto) await freshDatabase(admin, restoreInto);
+      const cpu0 = process.cpuUsage();
       const env = {
         ...process.env, DATABASE_URL: url, S3_ENDPOINT: s3.endpoint, BACKUP_BUCKET: bucket, BACKUP_ENCRYPTION_KEY: '',
         QUEUE_PREFIX: `bench${Date.now().toString(36)}`, LOG_LEVEL: 'warn', BENCH_RESTORE_URL: restoreInto ? withDatabase(base.databaseUrl, restoreInto) : '',
@@ -113,11 +116,12 @@ const bench: Bench = async ({ quick }) => {
         child.stdout.on('data', (d: Buffer) => { text += d.toString(); });
         child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`backup child exited with ${code}`))));
       });
-      return JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult;
+      const cpu = process.cpuUsage(cpu0);
+      return { ...JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult, s3CpuMs: (cpu.user + cpu.system) / 1000 };
     };
 
     // The machine is shared: alternate the two sides over the rounds and keep each side's best.
-    const rounds = quick ? 1 : 2;
+    const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3));
     const dumpRuns: { ms: number; bytes: number }[] = [];
     const fleetRuns: ChildResult[] = [];
     for (let i = 0; i < rounds; i++) {
@@ -141,6 +145,7 @@ const bench: Bench = async ({ quick }) => {
       0.9,
       [`export: job ${s(f.exportMs)} end to end (enqueue → completed; dump+upload ${s(f.jobDurationMs)}), ${fmt(f.bytes / 1e6)} MB object; pg_dump alone ${s(b.ms)}, ${fmt(b.bytes / 1e6)} MB file`
           + (rounds > 1 ? ` (best of ${rounds}, alternating; all: job ${fleetRuns.map((x) => s(x.exportMs)).join('/')}, pg_dump ${dumpRuns.map((x) => s(x.ms)).join('/')})` : ''),
+        `CPU beside pg_dump: job process ${s(f.exportCpuMs)} (sha256, upload, host), S3 server ${s(f.s3CpuMs)}`,
         `job process RSS: ${fmt(f.idleRssMb)} MB before the job, ${rss} MB during the export (bounded by part size × parallel uploads, not by the database)`,
         `restore from S3 (checksum pass + pg_restore --single-transaction, streamed): ${s(r.ms)} (check ${s(r.checkMs)}, pg_restore ${s(r.pgRestoreMs)}), RSS ${fmt(r.rss.min)}–${fmt(r.rss.max)} MB; `
           + `plain pg_restore of the local file ${s(baseRestoreMs)}; RTO 1 h → ${(100 * r.ms / 3_600_000).toFixed(1)}% of it`])];
