@@ -47,6 +47,8 @@ async function list(io: Io, config: Config, values: { limit?: string; json?: boo
   let rows: BackupRow[];
   try {
     rows = await listBackups(db, limit);
+  } catch (err) {
+    throw new Error(`cannot read the backups table (${(err as Error).message}); "fleet backup list --bucket" lists the backups from BACKUP_BUCKET alone`, { cause: err });
   } finally {
     await db.end();
   }
