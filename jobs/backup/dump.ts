@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import { Transform, pipeline, type Readable } from 'node:stream';
+import { PassThrough, Transform, pipeline, type Readable } from 'node:stream';
+import { UploadPartCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Client } from '../../shared/s3.ts';
 import { encryptStream } from './crypto.ts';
@@ -25,6 +26,27 @@ export interface DumpOptions {
 
 export class DumpError extends Error {
   override name = 'DumpError';
+}
+
+/**
+ * The client as lib-storage sees it, except that parts go out with x-amz-content-sha256:
+ * UNSIGNED-PAYLOAD instead of the SDK hashing every part for its signature: that would be
+ * a second SHA-256 of the whole dump beside ours, and ours (in the manifest, checked by
+ * every restore) is the one that vouches for the object. S3, R2, MinIO and Supabase
+ * Storage accept it; TLS covers the transport.
+ */
+function unsignedParts(client: S3Client): S3Client {
+  const send = (command: unknown, ...rest: unknown[]) => {
+    if (command instanceof UploadPartCommand) {
+      command.middlewareStack.add((next) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        return next(args);
+      }, { step: 'build', name: 'fleetBackupUnsignedPart' });
+    }
+    return (client.send as (...a: unknown[]) => Promise<unknown>).call(client, command, ...rest);
+  };
+  return new Proxy(client, { get: (target, prop, receiver) => (prop === 'send' ? send : Reflect.get(target, prop, receiver)) });
 }
 
 export function pgDumpArgs(o: Pick<DumpOptions, 'snapshot' | 'kind' | 'tables'>, dbname: string): string[] {
@@ -66,7 +88,9 @@ export async function dumpToS3(o: DumpOptions): Promise<{ bytes: number; sha256:
       );
     },
   });
-  const stages: (Readable | Transform)[] = [tool.child.stdout!];
+  // A few MB of slack between pg_dump and the uploader, so pg_dump keeps writing while a
+  // part is being handed to S3 instead of stalling on a full 64 KB pipe.
+  const stages: (Readable | Transform)[] = [tool.child.stdout!, new PassThrough({ highWaterMark: 4 * 1024 * 1024 })];
   if (o.encryptionKey) stages.push(encryptStream(o.encryptionKey));
   stages.push(meter);
   // Errors anywhere destroy every stage; the upload sees the error through `meter`.
@@ -79,7 +103,7 @@ export async function dumpToS3(o: DumpOptions): Promise<{ bytes: number; sha256:
   };
   o.signal.addEventListener('abort', onAbort, { once: true });
   const upload = new Upload({
-    client: o.s3,
+    client: unsignedParts(o.s3),
     params: { Bucket: o.bucket, Key: o.key, Body: meter, ContentType: 'application/octet-stream' },
     partSize: o.partSize,
     queueSize: o.parallel,

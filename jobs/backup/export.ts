@@ -86,7 +86,8 @@ export async function exportBackup(payload: BackupExportPayload, ctx: JobContext
     const cleaned = await cleanUpInterrupted(ctx);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     // The transaction idles while pg_dump works; a server-wide idle timeout must not end it.
-    await client.query(`SELECT set_config('idle_in_transaction_session_timeout', '0', true)`);
+    // Counts run beside pg_dump: one core is their fair share, parallel workers would take pg_dump's.
+    await client.query(`SELECT set_config('idle_in_transaction_session_timeout', '0', true), set_config('max_parallel_workers_per_gather', '0', true)`);
     const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
 
     let tables;
