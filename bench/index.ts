@@ -6,4 +6,5 @@ export const benches: Record<string, () => Promise<{ default: Bench }>> = {
   monitor: () => import('./monitor.ts'),
   kicksdb: () => import('./kicksdb.ts'),
   maintenance: () => import('./maintenance.ts'),
+  backup: () => import('./backup.ts'),
 };

@@ -3,6 +3,9 @@ import mvRefresh from './mv-refresh/index.ts';
 import kicksdbSync from './kicksdb-sync/index.ts';
 import stockAlerts from './stock-alerts/index.ts';
 import integrityRepair from './integrity-repair/index.ts';
+import backupExport from './backup/backup-export.ts';
+import backupVerify from './backup/backup-verify.ts';
+import backupPrune from './backup/backup-prune.ts';
 
 /** Every job of the fleet. A job is added here and nowhere else. */
 export const allJobs: readonly AnyJob[] = [
@@ -10,6 +13,9 @@ export const allJobs: readonly AnyJob[] = [
   kicksdbSync as AnyJob,
   stockAlerts as AnyJob,
   integrityRepair as AnyJob,
+  backupExport as AnyJob,
+  backupVerify as AnyJob,
+  backupPrune as AnyJob,
 ];
 
 export function jobByName(name: string): AnyJob | undefined {

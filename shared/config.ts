@@ -60,6 +60,12 @@ export interface Config {
     /** ADMIN_SESSION_TTL_HOURS [12]: lifetime of a web UI session. */
     sessionTtlHours: number;
   };
+  /** Grandfather-father-son retention of backup-prune: newest backup of each of the last N days / ISO weeks / months. */
+  backupRetention: { daily: number; weekly: number; monthly: number };
+  /** Multipart part size and parts in flight for backup uploads; memory use is about size × (parallel + 1). */
+  backupUpload: { partSizeMb: number; parallel: number };
+  /** Directory of pg_dump/pg_restore (e.g. /usr/lib/postgresql/15/bin); unset: found on PATH. */
+  pgBinDir: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -193,6 +199,16 @@ export function fromEnv(env: Env = process.env): Config {
       lockoutSeconds: int('ADMIN_LOCKOUT_SECONDS', 900, 1, 86_400),
       sessionTtlHours: int('ADMIN_SESSION_TTL_HOURS', 12, 1, 720),
     },
+    backupRetention: {
+      daily: int('BACKUP_KEEP_DAILY', 7, 0, 3_650),
+      weekly: int('BACKUP_KEEP_WEEKLY', 4, 0, 520),
+      monthly: int('BACKUP_KEEP_MONTHLY', 12, 0, 1_200),
+    },
+    backupUpload: {
+      partSizeMb: int('BACKUP_PART_SIZE_MB', 8, 5, 1_024),
+      parallel: int('BACKUP_UPLOAD_PARALLEL', 4, 1, 32),
+    },
+    pgBinDir: str('PG_BIN_DIR'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

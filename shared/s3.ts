@@ -5,6 +5,7 @@ import {
   S3Client, CreateBucketCommand, HeadBucketCommand, type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import type { Config } from './config.ts';
+import { withMultipartAdmin } from './s3rver-multipart.ts';
 
 export type { S3Client };
 
@@ -51,7 +52,7 @@ export async function startEmbeddedS3(directory: string, port: number, host = '1
   await fs.mkdir(directory, { recursive: true });
   const { default: S3rver } = await import('s3rver');
   const app = new S3rver({ directory, silent: true, allowMismatchedSignatures: true });
-  const server = http.createServer(app.callback());
+  const server = http.createServer(withMultipartAdmin(directory, app.callback()));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => { server.off('error', reject); resolve(); });

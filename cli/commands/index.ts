@@ -4,6 +4,7 @@ import { enqueueCommand } from './enqueue.ts';
 import { statusCommand, failedCommand, retryCommand } from './queues.ts';
 import { schedulesCommand } from './schedules.ts';
 import { adminCommand } from './admin.ts';
+import { backupCommand } from './backup.ts';
 
 /** Every CLI command; a new command is one file in this folder and one line here. */
 export const commands: Command[] = [
@@ -14,4 +15,5 @@ export const commands: Command[] = [
   retryCommand,
   schedulesCommand,
   adminCommand,
+  backupCommand,
 ];
