@@ -1,9 +1,13 @@
 import type { AnyJob } from '../shared/job.ts';
 import mvRefresh from './mv-refresh/index.ts';
+import imageMigration from './image-migration/index.ts';
+import imageOrphans from './image-orphans/index.ts';
 
 /** Every job of the fleet. A job is added here and nowhere else. */
 export const allJobs: readonly AnyJob[] = [
   mvRefresh as AnyJob,
+  imageMigration as AnyJob,
+  imageOrphans as AnyJob,
 ];
 
 export function jobByName(name: string): AnyJob | undefined {
