@@ -29,7 +29,7 @@ export interface Config {
   /** IPs/CIDRs an image source may resolve to even when private networks are refused (an internal mirror). */
   imageAllowAddresses: string[];
   imageDownloadTimeoutMs: number;
-  /** Images one image-migration job downloads, processes and uploads at once. */
+  /** Images one image-migration job decodes and encodes at once (twice as many download and upload). */
   imageConcurrency: number;
   kicksdb: { baseUrl: string; apiKey: string | undefined; requestsPerMinute: number };
   alertWebhookUrl: string | undefined;
@@ -154,7 +154,7 @@ export function fromEnv(env: Env = process.env): Config {
     // [none] e.g. "10.0.3.7,10.8.0.0/16"
     imageAllowAddresses: cidrs('IMAGE_ALLOW_ADDRESSES'),
     imageDownloadTimeoutMs: int('IMAGE_DOWNLOAD_TIMEOUT_MS', 20_000, 100, 600_000),
-    // [2] tuned for 2 cores: one image decodes while the next downloads and the last uploads.
+    // [2] one per core on the 2-core target; sharp itself uses every core per image (MALLOC_ARENA_MAX=2).
     imageConcurrency: int('IMAGE_CONCURRENCY', 2, 1, 32),
     kicksdb: {
       baseUrl: url('KICKSDB_BASE_URL', ['http:', 'https:'], 'https://api.kicks.dev')!,

@@ -5,6 +5,7 @@ import { describeUrl } from '../../shared/net-guard.ts';
 import { selectRows } from './select.ts';
 import { migrateOne, type UnitDeps } from './migrate-one.ts';
 import { UpdateBuffer } from './update-buffer.ts';
+import { Slots } from './slots.ts';
 import { imageMetrics } from './metrics.ts';
 import type { ImageMigrationPayload } from './index.ts';
 
@@ -58,7 +59,7 @@ export async function migrateImages(p: ImageMigrationPayload, ctx: JobContext): 
     log.info({ total, skipped: sel.skipped.length, failed: sel.failed.length, dryRun: p.dryRun }, 'image migration started');
 
     const deps: UnitDeps = {
-      s3: ctx.s3, bucket: config.imageBucket, dryRun: p.dryRun, signal,
+      s3: ctx.s3, bucket: config.imageBucket, dryRun: p.dryRun, signal, cpu: new Slots(config.imageConcurrency),
       policy: {
         hosts: config.imageSourceHosts, allowPrivateNetworks: config.imageAllowPrivateNetworks,
         allowAddresses: config.imageAllowAddresses, timeoutMs: config.imageDownloadTimeoutMs, userAgent: 'stockroom-fleet/image-migration',
@@ -108,7 +109,9 @@ export async function migrateImages(p: ImageMigrationPayload, ctx: JobContext): 
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(config.imageConcurrency, Math.max(total, 1)) }, worker));
+    // Twice as many images in flight as CPU slots: while some decode and encode, others
+    // download or upload, so the cores never wait on the network.
+    await Promise.all(Array.from({ length: Math.min(2 * config.imageConcurrency, Math.max(total, 1)) }, worker));
     await updates.close();
     if (fatal !== undefined) throw fatal;
     signal.throwIfAborted();

@@ -7,6 +7,7 @@ import { sniff, OUTPUT_OF } from './sniff.ts';
 import { plan, render, ImageRefusedError } from './render.ts';
 import { existingObjects, putObject } from './store.ts';
 import type { Candidate } from './queries.ts';
+import type { Slots } from './slots.ts';
 
 export type Outcome =
   | { kind: 'migrated'; canonicalKey: string; sha256: string; bytesIn: number; bytesOut: number; uploaded: number; reused: number }
@@ -18,6 +19,8 @@ export interface UnitDeps {
   policy: Omit<DownloadPolicy, 'maxBytes'>;
   dryRun: boolean;
   signal: AbortSignal;
+  /** Decoding and encoding slots: as many as cores, while more images download and upload. */
+  cpu: Slots;
 }
 
 export async function migrateOne(c: Candidate & { source: string }, deps: UnitDeps): Promise<Outcome> {
@@ -44,18 +47,21 @@ export async function migrateOne(c: Candidate & { source: string }, deps: UnitDe
     }
 
     const p = await plan(dl.body, sniffed.kind);
-    const outputs = await render(dl.body, p);
     let uploaded = 0;
     let reused = 0;
     let bytesOut = 0;
-    await Promise.all(outputs.map(async (o) => {
+    const uploads: Promise<void>[] = [];
+    // The slot is held for decoding and encoding only; uploads finish outside it.
+    await deps.cpu.run(() => render(dl.body, p, async (o) => {
       const key = variantKey(c.table, c.id, dl.sha256, o.variant, o.ext);
       bytesOut += o.body.length;
       if (deps.dryRun) return;
       if (existing.has(key)) { reused++; return; }
-      await putObject(deps.s3, deps.bucket, key, o.body, o.contentType, deps.signal);
-      uploaded++;
+      const upload = putObject(deps.s3, deps.bucket, key, o.body, o.contentType, deps.signal).then(() => { uploaded++; });
+      upload.catch(() => {}); // observed below, after the slot is released
+      uploads.push(upload);
     }));
+    await Promise.all(uploads);
     return { kind: 'migrated', canonicalKey, sha256: dl.sha256, bytesIn, bytesOut, uploaded, reused };
   } catch (err) {
     if (err instanceof DownloadError) {
