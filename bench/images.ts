@@ -74,7 +74,7 @@ async function canonicalBytes(services: Services, bucket: string): Promise<{ byt
 
 const bench: Bench = async ({ quick }) => {
   const n = quick ? 30 : 200;
-  const rounds = quick ? 1 : 2;
+  const rounds = quick ? 2 : 3;
   const log = (l: string) => console.error(l);
   const files = await ensureCorpus(n, log);
   const sourceBytes = (await Promise.all(files.map((f) => fs.stat(f)))).reduce((s, st) => s + st.size, 0);
@@ -99,8 +99,8 @@ const bench: Bench = async ({ quick }) => {
     await ensureDatabase(dbUrl);
     await migrate(dbUrl);
     services = await createServices(config, allJobs, { log: createLogger('warn') });
-    worker = spawn(process.execPath, ['--import', 'tsx', '--openssl-legacy-provider', 'workers/image-migration.ts'],
-      { cwd: ROOT, env: { ...CHILD_ENV, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+    worker = spawn(process.execPath, ['--import', 'tsx', '--openssl-legacy-provider', ...(process.env.PROF ? process.env.PROF.split(' ') : []), 'workers/image-migration.ts'],
+      { cwd: ROOT, env: { ...CHILD_ENV, ...env }, stdio: ['ignore', process.env.PROF ? 'inherit' : 'ignore', 'inherit'] });
     for (let i = 0; !(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)); i++) {
       if (i > 300) throw new Error('image-migration worker did not start');
       await new Promise((r) => setTimeout(r, 100));

@@ -6,6 +6,7 @@ import { selectRows } from './select.ts';
 import { migrateOne, type UnitDeps } from './migrate-one.ts';
 import { UpdateBuffer } from './update-buffer.ts';
 import { Slots } from './slots.ts';
+import { tuneHeapForImageBuffers } from './heap.ts';
 import { imageMetrics } from './metrics.ts';
 import type { ImageMigrationPayload } from './index.ts';
 
@@ -31,6 +32,7 @@ const MAX_LISTED = 100;
 
 export async function migrateImages(p: ImageMigrationPayload, ctx: JobContext): Promise<ImageMigrationResult> {
   const { config, log, signal } = ctx;
+  tuneHeapForImageBuffers();
   const metrics = imageMetrics();
   const result: ImageMigrationResult = { migrated: 0, skipped: 0, failed: [], failedTotal: 0, bytesIn: 0, bytesOut: 0, uploaded: 0, reused: 0, dryRun: p.dryRun };
   const failures: ImageFailure[] = [];
