@@ -29,7 +29,7 @@ export interface Config {
   /** IPs/CIDRs an image source may resolve to even when private networks are refused (an internal mirror). */
   imageAllowAddresses: string[];
   imageDownloadTimeoutMs: number;
-  /** Images one image-migration job decodes and encodes at once (twice as many download and upload). */
+  /** Images one image-migration job decodes and encodes at once (twice as many more download and upload). */
   imageConcurrency: number;
   kicksdb: { baseUrl: string; apiKey: string | undefined; requestsPerMinute: number };
   alertWebhookUrl: string | undefined;

@@ -116,14 +116,15 @@ function fetchHop(url: URL, pinned: { address: string; family: number }, policy:
     req.on('error', (err) => reject(err));
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
+      // Bodies of redirects and errors are never read: hang up instead of draining them.
       if (REDIRECTS.has(status)) {
-        res.resume();
+        req.destroy();
         const location = res.headers.location;
         if (!location) return reject(new DownloadError('http-status', `HTTP ${status} without a Location`, true));
         return resolve({ redirect: new URL(location, url).toString() });
       }
       if (status !== 200) {
-        res.resume();
+        req.destroy();
         return reject(new DownloadError('http-status', `HTTP ${status} from ${describeUrl(url)}`, !transientStatus(status)));
       }
       const declared = Number(res.headers['content-length']);

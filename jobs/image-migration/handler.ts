@@ -6,7 +6,7 @@ import { selectRows } from './select.ts';
 import { migrateOne, type UnitDeps } from './migrate-one.ts';
 import { UpdateBuffer } from './update-buffer.ts';
 import { Slots } from './slots.ts';
-import { tuneHeapForImageBuffers } from './heap.ts';
+import { tuneProcessForImages } from './tuning.ts';
 import { imageMetrics } from './metrics.ts';
 import type { ImageMigrationPayload } from './index.ts';
 
@@ -32,7 +32,7 @@ const MAX_LISTED = 100;
 
 export async function migrateImages(p: ImageMigrationPayload, ctx: JobContext): Promise<ImageMigrationResult> {
   const { config, log, signal } = ctx;
-  tuneHeapForImageBuffers();
+  tuneProcessForImages(log);
   const metrics = imageMetrics();
   const result: ImageMigrationResult = { migrated: 0, skipped: 0, failed: [], failedTotal: 0, bytesIn: 0, bytesOut: 0, uploaded: 0, reused: 0, dryRun: p.dryRun };
   const failures: ImageFailure[] = [];
@@ -111,9 +111,10 @@ export async function migrateImages(p: ImageMigrationPayload, ctx: JobContext): 
         }
       }
     };
-    // Twice as many images in flight as CPU slots: while some decode and encode, others
-    // download or upload, so the cores never wait on the network.
-    await Promise.all(Array.from({ length: Math.min(2 * config.imageConcurrency, Math.max(total, 1)) }, worker));
+    // Three images in flight per CPU slot: while some decode and encode, others download or
+    // upload, so the cores never wait on the network (a slow store included). Each waiting
+    // image holds only its compressed source and outputs, about 2 MB for a photo.
+    await Promise.all(Array.from({ length: Math.min(3 * config.imageConcurrency, Math.max(total, 1)) }, worker));
     await updates.close();
     if (fatal !== undefined) throw fatal;
     signal.throwIfAborted();
