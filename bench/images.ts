@@ -3,6 +3,8 @@
 // local disk producing the same outputs. Both run as child processes with MALLOC_ARENA_MAX=2
 // and the same number of images in flight; rounds alternate so a burst of load elsewhere on
 // the machine hits both sides alike, and the best round of each counts.
+// Knobs: IMAGE_CONCURRENCY (both sides), BENCH_WORKER_NODE_FLAGS (e.g. "--cpu-prof --trace-gc"
+// for the worker process, whose stdout is then shown).
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
@@ -101,8 +103,8 @@ const bench: Bench = async ({ quick }) => {
     await ensureDatabase(dbUrl);
     await migrate(dbUrl);
     services = await createServices(config, allJobs, { log: createLogger('warn') });
-    worker = spawn(process.execPath, ['--import', 'tsx', '--openssl-legacy-provider', ...(process.env.PROF ? process.env.PROF.split(' ') : []), 'workers/image-migration.ts'],
-      { cwd: ROOT, env: { ...CHILD_ENV, ...env }, stdio: ['ignore', process.env.PROF ? 'inherit' : 'ignore', 'inherit'] });
+    worker = spawn(process.execPath, ['--import', 'tsx', '--openssl-legacy-provider', ...(process.env.BENCH_WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), 'workers/image-migration.ts'],
+      { cwd: ROOT, env: { ...CHILD_ENV, ...env }, stdio: ['ignore', process.env.BENCH_WORKER_NODE_FLAGS ? 'inherit' : 'ignore', 'inherit'] });
     for (let i = 0; !(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)); i++) {
       if (i > 300) throw new Error('image-migration worker did not start');
       await new Promise((r) => setTimeout(r, 100));
