@@ -7,4 +7,5 @@ export const benches: Record<string, () => Promise<{ default: Bench }>> = {
   kicksdb: () => import('./kicksdb.ts'),
   maintenance: () => import('./maintenance.ts'),
   backup: () => import('./backup.ts'),
+  images: () => import('./images.ts'),
 };

@@ -6,6 +6,8 @@ import integrityRepair from './integrity-repair/index.ts';
 import backupExport from './backup/backup-export.ts';
 import backupVerify from './backup/backup-verify.ts';
 import backupPrune from './backup/backup-prune.ts';
+import imageMigration from './image-migration/index.ts';
+import imageOrphans from './image-orphans/index.ts';
 
 /** Every job of the fleet. A job is added here and nowhere else. */
 export const allJobs: readonly AnyJob[] = [
@@ -16,6 +18,8 @@ export const allJobs: readonly AnyJob[] = [
   backupExport as AnyJob,
   backupVerify as AnyJob,
   backupPrune as AnyJob,
+  imageMigration as AnyJob,
+  imageOrphans as AnyJob,
 ];
 
 export function jobByName(name: string): AnyJob | undefined {

@@ -2,6 +2,8 @@
 // so tests build configs without touching process.env. Every bad variable is reported at
 // once, each by name, so an operator fixes them in one pass.
 
+import net from 'node:net';
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -24,6 +26,11 @@ export interface Config {
   imagePublicBaseUrl: string | undefined;
   imageSourceHosts: string[];
   imageAllowPrivateNetworks: boolean;
+  /** IPs/CIDRs an image source may resolve to even when private networks are refused (an internal mirror). */
+  imageAllowAddresses: string[];
+  imageDownloadTimeoutMs: number;
+  /** Images one image-migration job decodes and encodes at once (twice as many more download and upload). */
+  imageConcurrency: number;
   kicksdb: {
     baseUrl: string;
     apiKey: string | undefined;
@@ -133,6 +140,19 @@ export function fromEnv(env: Env = process.env): Config {
     return v;
   };
 
+  const cidrs = (varName: string): string[] => {
+    const items = (str(varName) ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+    for (const item of items) {
+      const [ip = '', bits, extra] = item.split('/');
+      const family = net.isIP(ip);
+      const max = family === 6 ? 128 : 32;
+      if (!family || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))) {
+        problems.push(`${varName} must be a comma-separated list of IP addresses or CIDRs (got "${item}")`);
+      }
+    }
+    return items;
+  };
+
   const logLevel = (str('LOG_LEVEL', 'info') as string).toLowerCase() as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
 
@@ -171,6 +191,11 @@ export function fromEnv(env: Env = process.env): Config {
     imageSourceHosts: (str('IMAGE_SOURCE_HOSTS', '*.r2.dev,*.r2.cloudflarestorage.com,ae01.alicdn.com,*.alicdn.com,images.stockx.com,image.goat.com')!)
       .split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
     imageAllowPrivateNetworks: bool('IMAGE_ALLOW_PRIVATE_NETWORKS', false),
+    // [none] e.g. "10.0.3.7,10.8.0.0/16"
+    imageAllowAddresses: cidrs('IMAGE_ALLOW_ADDRESSES'),
+    imageDownloadTimeoutMs: int('IMAGE_DOWNLOAD_TIMEOUT_MS', 20_000, 100, 600_000),
+    // [2] one per core on the 2-core target; sharp itself uses every core per image (MALLOC_ARENA_MAX=2).
+    imageConcurrency: int('IMAGE_CONCURRENCY', 2, 1, 32),
     kicksdb: {
       baseUrl: url('KICKSDB_BASE_URL', ['http:', 'https:'], 'https://api.kicks.dev')!,
       apiKey: str('KICKSDB_API_KEY'),
