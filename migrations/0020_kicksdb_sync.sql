@@ -16,10 +16,8 @@ WHERE sku_normalized IS DISTINCT FROM normalize_sku(sku);
 -- is not reverted by the next sync, and image_url is reset (migration pending again) only
 -- when the upstream image really changes.
 ALTER TABLE products ADD COLUMN source_image_url text;
--- "Migration pending" for a synced product: image_url is still the upstream URL. Lets
--- image-migration find its hourly batch without scanning the catalogue.
-CREATE INDEX products_image_pending_idx ON products (id)
-  WHERE image_url IS NOT NULL AND image_url = source_image_url;
+-- "Migration pending" for a synced product means image_url is still the upstream URL;
+-- image-migration finds those rows through its own index (0030, image_migrated_at IS NULL).
 
 -- Cross-link: the same shoe on StockX and GOAT, matched by normalized SKU.
 CREATE VIEW product_sku_links AS
