@@ -51,12 +51,18 @@ describe(`PostgreSQL down for ${OUTAGE_MS / 1000} s`, () => {
       const during = await queue.getJobCounts('completed', 'failed');
       expect(during).toEqual({ completed: 0, failed: 0 });
 
+      const downAt = performance.now();
       await new Promise((r) => setTimeout(r, OUTAGE_MS));
       await pg.start();
+      const upAt = performance.now();
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, { what: 'healthz ok again' });
       await waitFor(async () => (await queue.getJobCounts('completed')).completed === 20, { timeoutMs: 90_000, intervalMs: 250, what: 'all 20 jobs completed after recovery' });
       expect(await queue.getJobCounts('active', 'failed', 'waiting', 'delayed')).toEqual({ active: 0, failed: 0, waiting: 0, delayed: 0 });
       const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
+      console.log(JSON.stringify({
+        fault: 'PostgreSQL down', outageMs: Math.round(upAt - downAt), allDoneAfterRecoveryMs: Math.round(performance.now() - upAt),
+        jobs: ids.length, retriedJobs: jobs.filter((j) => j!.attemptsMade > 0).length, maxAttempts: Math.max(...jobs.map((j) => j!.attemptsMade + 1)),
+      }));
       expect(jobs.some((j) => j!.attemptsMade > 0)).toBe(true); // retried, not silently done
     } finally {
       await host.close();

@@ -32,6 +32,7 @@ describe('graceful shutdown under load', () => {
     expect(counts).toMatchObject({ active: 0, failed: 0 });
     expect(counts.completed).toBe(25);
     expect(counts.waiting).toBe(25);
+    console.log(JSON.stringify({ fault: 'SIGTERM with 50 active jobs', shutdownMs: Math.round(shutdownMs), ...counts }));
     expect(shutdownMs).toBeLessThan(15_000);
     expect(worker.output()).toContain('returned to the queue');
 
