@@ -58,5 +58,5 @@ describe('schedules across processes', () => {
     } finally {
       await deletePrefix(prefix);
     }
-  }, 60_000);
+  }, 150_000);
 });
