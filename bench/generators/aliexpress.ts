@@ -88,6 +88,8 @@ export interface GenerateStats {
   items: number;
   cancelledItems: number;
   badItems: number;
+  /** Bad items in orders that count: what the import must reject. */
+  rejectedItems: number;
   /** Good items in orders that count. */
   landedItems: number;
   /** Distinct (itemId, variant) pairs landed. */
@@ -191,7 +193,7 @@ export function* exportText(opts: GenerateOptions, stats: GenerateStats = emptyS
         items.push(bad.patch(item));
         stats.badItems++;
         stats.badReasons[bad.reason] = (stats.badReasons[bad.reason] ?? 0) + 1;
-        if (cancelled) stats.cancelledItems++;
+        if (cancelled) stats.cancelledItems++; else stats.rejectedItems++;
         continue;
       }
       items.push(item);
@@ -223,7 +225,7 @@ export function* exportText(opts: GenerateOptions, stats: GenerateStats = emptyS
 }
 
 export function emptyStats(): GenerateStats {
-  return { orders: 0, items: 0, cancelledItems: 0, badItems: 0, landedItems: 0, distinctRows: 0, bytes: 0, badReasons: {} };
+  return { orders: 0, items: 0, cancelledItems: 0, badItems: 0, rejectedItems: 0, landedItems: 0, distinctRows: 0, bytes: 0, badReasons: {} };
 }
 
 /** The variant key the import must produce: normalized attributes as JSON, sorted by key. */
