@@ -104,7 +104,7 @@ export async function importInventory(payload: InventoryImportPayload, ctx: JobC
   const done = performance.now();
   const { errors: _errors, byCategory: _byCategory, ...logged } = result;
   ctx.log.info({
-    ...logged, batches: pipeline.batches, repeats: counts.repeats,
+    ...logged, batches: pipeline.batches, repeats: counts.repeats, waitedForDbMs: Math.round(pipeline.waitMs),
     readMs: Math.round(stagedAt - started), finishMs: Math.round(done - stagedAt), ms: Math.round(done - started),
   }, payload.dryRun ? 'import dry run done' : 'import committed');
   return result;

@@ -134,8 +134,10 @@ function parseAttributeText(value: string): Result<string> {
 }
 
 // The unique index holds (external_id, variant_key); btree entries must stay well under 2.7 kB.
+// jsonb refuses \u0000, and the attributes column is the variant key read as jsonb.
 function checked(variantKey: string): Result<string> {
-  return variantKey.length > FIELD_LIMITS.variantKey ? fail(`attributes longer than ${FIELD_LIMITS.variantKey} characters in all`) : ok(variantKey);
+  if (variantKey.length > FIELD_LIMITS.variantKey) return fail(`attributes longer than ${FIELD_LIMITS.variantKey} characters in all`);
+  return variantKey.includes('\\u0000') ? fail('attributes contain a NUL character') : ok(variantKey);
 }
 
 export interface NormalRow {
@@ -150,6 +152,7 @@ export interface NormalRow {
 }
 
 const HTTP_URL = /^https?:\/\/\S+$/i;
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Validates and normalizes one item: the row to stage, or the reason it is rejected. */
 export function normalizeItem(item: RawItem, categorize: (title: string) => string): NormalRow | string {
@@ -157,6 +160,7 @@ export function normalizeItem(item: RawItem, categorize: (title: string) => stri
   const id = typeof item.itemId === 'string' ? item.itemId.trim() : '';
   if (id === '') return item.itemId === undefined || item.itemId === null ? 'itemId is missing' : `itemId must be a string or a number (got ${shown(item.itemId)})`;
   if (id.length > FIELD_LIMITS.itemId) return `itemId is longer than ${FIELD_LIMITS.itemId} characters`;
+  if (CONTROL.test(id)) return 'itemId contains control characters';
   const title = typeof item.title === 'string' ? item.title.trim() : '';
   if (title === '') return item.title === undefined || item.title === null ? 'title is missing' : typeof item.title === 'string' ? 'title is empty' : `title must be text (got ${shown(item.title)})`;
   if (title.length > FIELD_LIMITS.title) return `title is longer than ${FIELD_LIMITS.title} characters`;

@@ -29,6 +29,8 @@ export class MergePipeline {
   private readonly actions = { inserted: 0, updated: 0, unchanged: 0, movements: 0 };
   private readonly categories = new Map<string, { items: number; units: number; cents: number }>();
   batches = 0;
+  /** Time the parser spent waiting for PostgreSQL: high means the database is the slower side. */
+  waitMs = 0;
 
   constructor(private readonly client: PoolClient, private readonly sourceJob: string) {}
 
@@ -48,7 +50,9 @@ export class MergePipeline {
    * buffer to fill meanwhile. A failure surfaces at the next call.
    */
   async submit(batch: Batch): Promise<Batch> {
+    const started = performance.now();
     await this.inflight;
+    this.waitMs += performance.now() - started;
     this.batches++;
     this.inflight = this.run(batch);
     this.inflight.catch(() => {}); // observed by the next submit() or finish()

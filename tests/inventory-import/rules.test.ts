@@ -158,7 +158,8 @@ describe('item validation', () => {
   });
 
   it.each([
-    [{ itemId: undefined }, 'itemId is missing'], [{ itemId: '  ' }, /itemId must be/], [{ itemId: 'x'.repeat(65) }, /longer than 64/],
+    [{ itemId: undefined }, 'itemId is missing'], [{ itemId: 'a\u0000' }, /control characters/], [{ attributes: 'Color: a\u0000' }, /NUL/],
+    [{ attributes: { 'a\u0000': 'x' } }, /NUL/], [{ itemId: '  ' }, /itemId must be/], [{ itemId: 'x'.repeat(65) }, /longer than 64/],
     [{ title: undefined }, 'title is missing'], [{ title: '   ' }, 'title is empty'], [{ title: true }, /title must be text/],
     [{ quantity: '0' }, /quantity must be a positive integer/], [{ price: 'EUR 1' }, /not in US dollars/], [{ attributes: 'Gold' }, /pairs/],
     [{ bad: 'item is not an object' }, 'item is not an object'],
