@@ -148,7 +148,9 @@ export async function runJob(fleet: TestFleet, name: string, payload: unknown, {
     const state = j ? await j.getState() : 'missing';
     return j && (state === 'completed' || state === 'failed') ? j : undefined;
   }, { timeoutMs, intervalMs: 25, what: `${name} job ${id} to finish` });
-  return { id, state: await job.getState(), result: job.returnvalue, failedReason: job.failedReason, attemptsMade: job.attemptsMade };
+  // Read again: the job may have finished between the two reads above, leaving a stale copy.
+  const done = (await queue.getJob(id)) ?? job;
+  return { id, state: await done.getState(), result: done.returnvalue, failedReason: done.failedReason, attemptsMade: done.attemptsMade };
 }
 
 export interface WorkerProcess {
