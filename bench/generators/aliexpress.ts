@@ -164,7 +164,8 @@ export function* exportText(opts: GenerateOptions, stats: GenerateStats = emptyS
         if (rnd() < 0.9) attrs.color = pick(COLORS);
         if (rnd() < 0.7) attrs.size = pick(SIZES);
         if (rnd() < 0.1) attrs.ships_from = 'China';
-        const id = String(1005006000000000 + nextId++);
+        // AliExpress item ids look random: a bijection of the counter keeps them unique.
+        const id = String(1005006000000000 + ((nextId++ * 7919 + 12345) % 1_000_000_000));
         const big = rnd() < 0.005;
         known = {
           itemId: id,

@@ -35,8 +35,8 @@ export async function clearBatch(client: PoolClient): Promise<void> {
 }
 
 /**
- * The inventory row of a staged key. LIMIT 1 keeps it a probe of the unique index for each
- * staged row: a join the planner could turn into a scan of the whole table per batch.
+ * The inventory row of a repeated key. LIMIT 1 keeps it a probe of the unique index per
+ * key: a plain join the planner could turn into a scan of the whole table.
  */
 const LOOKUP = (t: string) => `SELECT id, quantity, title, category, unit_price, attributes, store_name, image_url, updated_at, xmin
   FROM inventory WHERE external_id = ${t}.external_id AND variant_key = ${t}.variant_key LIMIT 1`;
@@ -70,28 +70,28 @@ export interface BatchSummary { category: string; items: number; units: number; 
  * keep their former state in import_before; repeats go aside to import_repeats.
  */
 export async function mergeBatch(client: PoolClient, sourceJob: string): Promise<BatchSummary[]> {
+  // A subquery in RETURNING reads the statement's snapshot: for an updated row it sees the
+  // row as it was. Asked only for updated rows (xmax is 0 for an inserted one), so new and
+  // unchanged rows cost no second look-up.
   const { rows } = await client.query<BatchSummary>(`
-    WITH before AS (
-      SELECT i.* FROM import_batch b CROSS JOIN LATERAL (${LOOKUP('b')}) i WHERE NOT b.repeat
-    ),
-    written AS (
+    WITH written AS (
       INSERT INTO inventory AS inv (external_id, variant_key, title, category, unit_price, quantity, attributes, store_name, image_url, status, updated_at)
       SELECT b.external_id, b.variant_key, b.title, b.category, b.unit_price, b.quantity, ${ATTRIBUTES('b')}, b.store_name, b.image_url,
              inventory_status_for(b.quantity, 0, 3), now()
       FROM import_batch b WHERE NOT b.repeat
       ORDER BY b.external_id COLLATE "C", b.variant_key COLLATE "C" -- neighbouring keys land on the same index pages
       ${UPSERT}
-      RETURNING inv.id, inv.quantity, (inv.xmax = 0) AS inserted
+      RETURNING inv.id, inv.quantity, inv.xmax = 0 AS inserted,
+                CASE WHEN inv.xmax = 0 THEN NULL ELSE (SELECT o FROM inventory o WHERE o.id = inv.id) END AS old
     ),
     kept AS (
       INSERT INTO import_before
-      SELECT p.id, p.quantity, p.title, p.category, p.unit_price, p.attributes, p.store_name, p.image_url, p.updated_at
-      FROM before p JOIN written w ON w.id = p.id
+      SELECT id, (old).quantity, (old).title, (old).category, (old).unit_price, (old).attributes, (old).store_name, (old).image_url, (old).updated_at
+      FROM written WHERE NOT inserted
     ),
     moved AS (
       INSERT INTO stock_movements (inventory_id, delta, quantity_after, reason, source_job)
-      SELECT w.id, w.quantity - p.quantity, w.quantity, 'import', $1
-      FROM written w JOIN before p ON p.id = w.id WHERE w.quantity <> p.quantity
+      SELECT id, quantity - (old).quantity, quantity, 'import', $1 FROM written WHERE NOT inserted AND quantity <> (old).quantity
       RETURNING 1
     ),
     aside AS (
