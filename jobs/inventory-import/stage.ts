@@ -16,8 +16,14 @@ const END_OF_INPUT = Symbol.for('object-stream.none');
 const MAX_VALUE_BYTES = 1024 * 1024;
 const PROGRESS_EVERY_MS = 500;
 const TEXT_SLICE = 64 * 1024;
-/** Rows per merge: large enough that per-statement costs vanish, small enough to overlap well. */
+/**
+ * Rows per merge: large enough that per-statement costs vanish, small enough to overlap
+ * well. A small export gets smaller batches, so that it too is merged while it is read.
+ */
 const BATCH_ROWS = 25_000;
+const MIN_BATCH_ROWS = 2_000;
+/** Bytes of export per item at the least; estimates err towards more items. */
+const MIN_ITEM_BYTES = 250;
 
 export interface Rejection { order: number; item: number; at: string; orderId?: string; itemId?: string; reason: string }
 
@@ -39,8 +45,10 @@ export async function stageRows(source: OpenedSource, pipeline: MergePipeline, o
   // Packed values only: one token per key, string and number, instead of a token per piece.
   const tokenize = jsonParser({ packValues: true, streamValues: false }) as unknown as Tokenizer;
   const reader = new ExportReader();
-  // About 250 bytes of export per item at the least; a smaller guess only costs one table copy.
-  const keys = new KeyTracker(source.bytes ? source.bytes / 250 : 0);
+  const expectedItems = source.bytes ? source.bytes / MIN_ITEM_BYTES : undefined;
+  // A wrong guess only costs copying the table as it grows.
+  const keys = new KeyTracker(expectedItems ?? 0);
+  const batchRows = expectedItems ? Math.min(BATCH_ROWS, Math.max(MIN_BATCH_ROWS, Math.round(expectedItems / 8))) : BATCH_ROWS;
   const decoder = new StringDecoder('utf8');
   const counts: StageCounts = { items: 0, staged: 0, repeats: 0, rejected: 0, skippedCancelled: 0, bytes: 0 };
   let batch = pipeline.firstBatch();
@@ -90,7 +98,7 @@ export async function stageRows(source: OpenedSource, pipeline: MergePipeline, o
       const seen = keys.see(row.externalId, row.variantKey, day);
       if (seen.repeat) counts.repeats++;
       const room = batch.add(++counts.staged, store, row, seen.repeat, seen.newer);
-      if (!room || batch.rows >= BATCH_ROWS) batch = await pipeline.submit(batch);
+      if (!room || batch.rows >= batchRows) batch = await pipeline.submit(batch);
     }
   };
 

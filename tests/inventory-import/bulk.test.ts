@@ -14,7 +14,7 @@ let stats: GenerateStats;
 
 beforeAll(async () => {
   file = await fixture('bulk.json', '');
-  // 60k items: three batches of 25k rows, and repeats that cross batch boundaries.
+  // 60k items: several merge batches, and repeats that cross batch boundaries.
   stats = await writeExport(file, { items: 60_000, seed: 42, collectExpected: true });
 });
 afterAll(removeFixtures);

@@ -34,7 +34,7 @@ describe('inventory-import, crash', () => {
       workers.push(first);
       const id = await fleet.services.producer.enqueue('inventory-import', { source: { path: file } }, { enqueuedBy: 'test' });
       const queue = fleet.services.producer.queue('inventory-import');
-      // Past two merged batches (25k rows each), well before the end.
+      // Past several merged batches (about 16k rows each for this file), well before the end.
       await waitFor(async () => {
         const job = await queue.getJob(id);
         const progress = job?.progress as { done?: number } | undefined;
