@@ -46,16 +46,11 @@ export class KeyTracker {
       b = Math.imul(b ^ code, 0x5bd1e995); b ^= b >>> 13;
       c = Math.imul(c + code, 0x27d4eb2d); c = (c << 7) | (c >>> 25);
     }
-    // A separator no UTF-16 unit can equal, so ("ab","c") and ("a","bc") differ.
-    a = Math.imul(a ^ 0x110000, 0x01000193); b = Math.imul(b ^ 0x110000, 0x5bd1e995); c = Math.imul(c + 0x110000, 0x27d4eb2d);
-    for (let i = 0; i < variantKey.length; i++) {
-      const code = variantKey.charCodeAt(i);
-      a = Math.imul(a ^ code, 0x01000193);
-      b = Math.imul(b ^ code, 0x5bd1e995); b ^= b >>> 13;
-      c = Math.imul(c + code, 0x27d4eb2d); c = (c << 7) | (c >>> 25);
-    }
-    a = fmix(a) >>> 0; b = (fmix(b ^ a) | 1) >>> 0;
-    const tag = fmix(c ^ b) & 0xffff0000;
+    // The variant's own hashes, combined per lane (a file repeats a few variants endlessly).
+    const v = this.variantHashes(variantKey);
+    a = fmix(a ^ Math.imul(v[0]!, 0x9e3779b1)) >>> 0;
+    b = (fmix(b ^ Math.imul(v[1]!, 0x85ebca77) ^ a) | 1) >>> 0;
+    const tag = fmix(c ^ Math.imul(v[2]!, 0xc2b2ae3d) ^ b) & 0xffff0000;
     const stamp = Math.min(Math.max(day + 2, 1), 0xffff);
     const s = this.slots;
     for (let i = a & this.mask; ; i = (i + 1) & this.mask) {
@@ -71,6 +66,25 @@ export class KeyTracker {
         return REPEAT_OLDER;
       }
     }
+  }
+
+  private variants = new Map<string, Uint32Array>();
+
+  private variantHashes(variantKey: string): Uint32Array {
+    let h = this.variants.get(variantKey);
+    if (h) return h;
+    let a = 0x3c6ef372, b = 0xa54ff53a, c = 0x510e527f;
+    for (let i = 0; i < variantKey.length; i++) {
+      const code = variantKey.charCodeAt(i);
+      a = Math.imul(a ^ code, 0x01000193);
+      b = Math.imul(b ^ code, 0x5bd1e995); b ^= b >>> 13;
+      c = Math.imul(c + code, 0x27d4eb2d); c = (c << 7) | (c >>> 25);
+    }
+    h = Uint32Array.of(fmix(a), fmix(b), fmix(c));
+    if (this.variants.size >= 10_000) this.variants.clear();
+    // A copy as the key: a slice of the parser's input would keep the whole chunk alive.
+    this.variants.set(Buffer.from(variantKey, 'utf8').toString('utf8'), h);
+    return h;
   }
 
   private grow(): void {
