@@ -17,12 +17,16 @@ import { connectionConfig, ensureDatabase, quoteIdent, withDatabase } from '../s
 import { migrate } from '../shared/migrate.ts';
 import { workerConnection } from '../shared/redis.ts';
 import { writeExport } from './generators/aliexpress.ts';
+import { backendCpuSeconds } from './lib-cpu.ts';
 import { fmt, row, type Bench } from './lib.ts';
 
 const COLUMNS = 'external_id, variant_key, title, category, unit_price, quantity, attributes, store_name, image_url, status';
 const RSS_TARGET_MB = 256;
 
-interface ChildReport { ms: number; result: { items: number; inserted: number; rejected: number; skippedCancelled: number }; maxRssMb: number }
+interface ChildReport {
+  ms: number; maxRssMb: number; cpuS: number; dbCpuS: number | null;
+  result: { items: number; inserted: number; rejected: number; skippedCancelled: number };
+}
 
 function runChild(env: Record<string, string>): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
@@ -48,6 +52,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 
 const bench: Bench = async ({ quick }) => {
   const items = quick ? 50_000 : 1_000_000;
+  const loadAtStart = os.loadavg().map((l) => l.toFixed(1)).join(' ');
   const base = fromEnv(process.env);
   const id = crypto.randomBytes(4).toString('hex');
   const dbName = `fleet_bench_import_${id}`;
@@ -79,10 +84,17 @@ const bench: Bench = async ({ quick }) => {
     await pipeline(db.query(copyTo(`COPY (SELECT ${COLUMNS} FROM inventory ORDER BY md5(external_id || variant_key)) TO STDOUT (FORMAT csv)`)), fs.createWriteStream(csv));
     await db.query('CREATE TABLE bench_raw_inventory (LIKE inventory INCLUDING ALL)');
     const copyMs: number[] = [];
+    const copyCpu: number[] = [];
+    const backend = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     for (let round = 0; round < 2; round++) {
       await db.query('TRUNCATE bench_raw_inventory');
       await db.query('CHECKPOINT');
+      const before = backendCpuSeconds(backend);
+      const client = process.cpuUsage();
       copyMs.push(await timed(() => pipeline(fs.createReadStream(csv), db.query(copyFrom(`COPY bench_raw_inventory (${COLUMNS}) FROM STDIN (FORMAT csv)`)))));
+      const after = backendCpuSeconds(backend);
+      const c = process.cpuUsage(client);
+      copyCpu.push((before === undefined || after === undefined ? NaN : after - before) + (c.user + c.system) / 1e6);
     }
     const copyRate = rows / (Math.min(...copyMs) / 1000);
     // The kindest baseline too: the same rows sorted by key, so every index grows at its right edge.
@@ -125,7 +137,10 @@ const bench: Bench = async ({ quick }) => {
         `row-by-row INSERT … ON CONFLICT (sample of ${sample.length}, extrapolated to ${rows} rows): `
           + `autocommit ${fmt(perRow(autocommitMs))} rows/s ≈ ${(rows / perRow(autocommitMs) / 60).toFixed(1)} min (${(perRow(autocommitMs) / copyRate).toFixed(3)} of COPY); `
           + `one transaction ${fmt(perRow(oneTxMs))} rows/s ≈ ${(rows / perRow(oneTxMs) / 60).toFixed(1)} min (${(perRow(oneTxMs) / copyRate).toFixed(3)} of COPY)`,
-        `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+        `CPU time (what the work costs, whatever the machine's load): job ${job.cpuS.toFixed(1)} s in the worker + `
+          + `${job.dbCpuS === null ? '?' : job.dbCpuS.toFixed(1)} s in PostgreSQL; raw COPY ${copyCpu.map((c) => c.toFixed(1)).join(' / ')} s in all`
+          + (job.dbCpuS === null ? '' : `; the job's two processes overlap, so on an idle machine its time approaches the larger of the two`),
+        `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, load average at the start ${loadAtStart}, at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
       ])];
   } finally {
     await db.end().catch(() => {});
