@@ -72,16 +72,21 @@ export async function stageRows(source: OpenedSource, pipeline: MergePipeline, o
     reader.write(out.values);
   };
 
-  const stageOrder = async (order: RawOrder): Promise<void> => {
+  /**
+   * Stages an order's items from index `from`; returns where it stopped because the batch
+   * is full (the caller submits it and calls again), or -1 when the order is done.
+   * Synchronous: an await per order would cost more than the order itself.
+   */
+  const stageItems = (order: RawOrder, from: number): number => {
     if (isCancelled(order.status)) {
       counts.items += order.items.length;
       counts.skippedCancelled += order.items.length;
-      return;
+      return -1;
     }
     const day = orderDay(order.orderDate);
     const store = copyText(typeof order.storeName === 'string' ? order.storeName.trim().slice(0, FIELD_LIMITS.storeName) || null : null);
     const items = order.items;
-    for (let j = 0; j < items.length; j++) {
+    for (let j = from; j < items.length; j++) {
       counts.items++;
       const item = items[j]!;
       const row = normalizeItem(item, opts.categorize);
@@ -98,8 +103,19 @@ export async function stageRows(source: OpenedSource, pipeline: MergePipeline, o
       const seen = keys.see(row.externalId, row.variantKey, day);
       if (seen.repeat) counts.repeats++;
       const room = batch.add(++counts.staged, store, row, seen.repeat, seen.newer);
-      if (!room || batch.rows >= batchRows) batch = await pipeline.submit(batch);
+      if (!room || batch.rows >= batchRows) return j + 1;
     }
+    return -1;
+  };
+  const stageReady = async (): Promise<void> => {
+    for (const order of reader.ready) {
+      let next = stageItems(order, 0);
+      while (next >= 0) {
+        batch = await pipeline.submit(batch);
+        next = next < order.items.length ? stageItems(order, next) : -1;
+      }
+    }
+    reader.ready.length = 0;
   };
 
   let first = true;
@@ -114,8 +130,7 @@ export async function stageRows(source: OpenedSource, pipeline: MergePipeline, o
         if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark is not JSON
       }
       feed(text);
-      for (const order of reader.ready) await stageOrder(order);
-      reader.ready.length = 0;
+      if (reader.ready.length > 0) await stageReady();
     }
     const now = performance.now();
     if (now - lastProgress >= PROGRESS_EVERY_MS) {
@@ -127,8 +142,7 @@ export async function stageRows(source: OpenedSource, pipeline: MergePipeline, o
   }
   feed(decoder.end());
   feed(END_OF_INPUT);
-  for (const order of reader.ready) await stageOrder(order);
-  reader.ready.length = 0;
+  await stageReady();
   reader.end();
   if (batch.rows > 0) await pipeline.submit(batch);
   await opts.progress(counts.items, counts.items);

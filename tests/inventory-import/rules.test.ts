@@ -1,7 +1,7 @@
 // SPEC §4 rules as pure functions: prices, quantities, attributes, categories, the reader's
 // shape checks and the repeat tracker. The database side is in import.test.ts.
 import { describe, it, expect } from 'vitest';
-import { parsePrice, parseQuantity, parseAttributes, normalizeItem, orderDay, isCancelled } from '../../jobs/inventory-import/normalize.ts';
+import { parsePrice, parseQuantity, parseAttributes, normalizeItem, orderDay, isCancelled, Rejected } from '../../jobs/inventory-import/normalize.ts';
 import { loadRules, compileRules } from '../../jobs/inventory-import/categories.ts';
 import { ExportReader, ShapeError } from '../../jobs/inventory-import/reader.ts';
 import { KeyTracker } from '../../jobs/inventory-import/keys.ts';
@@ -15,12 +15,12 @@ describe('price', () => {
     ['$2.91', '2.91'], ['US $2.91', '2.91'], ['US$2.91', '2.91'], ['2.91', '2.91'], ['$1,299.00', '1299.00'],
     ['US $1,299.00', '1299.00'], ['$12,345,678.5', '12345678.50'], ['  $3 ', '3.00'], ['0.99', '0.99'], ['$0', '0.00'], ['007.10', '7.10'],
   ])('%j means USD %s', (input, expected) => {
-    expect(parsePrice(input)).toEqual({ ok: true, value: expected });
+    expect(parsePrice(input)).toBe(expected);
   });
 
   it('reads a JSON number as its exact source text', () => {
     // The reader passes numbers on as text ("2.91", never 2.9099999…).
-    expect(parsePrice('2.91')).toEqual({ ok: true, value: '2.91' });
+    expect(parsePrice('2.91')).toBe('2.91');
   });
 
   it.each([
@@ -31,28 +31,28 @@ describe('price', () => {
     ['$123,456,789.00', /too large/],
   ])('rejects %j', (input, reason) => {
     const r = parsePrice(input as string);
-    expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.reason).toMatch(reason);
+    expect(r).toBeInstanceOf(Rejected);
+    expect((r as Rejected).reason).toMatch(reason);
   });
 });
 
 describe('quantity', () => {
   it.each([['1', 1], ['12', 12], ['3.0', 3], [' 4 ', 4]])('%j → %d', (input, n) => {
-    expect(parseQuantity(input)).toEqual({ ok: true, value: n });
+    expect(parseQuantity(input)).toBe(n);
   });
   it.each([[undefined, /missing/], ['0', /positive integer \(got 0\)/], ['-2', /positive integer/], ['1.5', /positive integer/],
     ['two', /positive integer \(got "two"\)/], [true, /positive integer/], ['1000001', /larger than 1000000/]])('rejects %j', (input, reason) => {
     const r = parseQuantity(input as string);
-    expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.reason).toMatch(reason);
+    expect(r).toBeInstanceOf(Rejected);
+    expect((r as Rejected).reason).toMatch(reason);
   });
 });
 
 describe('attributes', () => {
   const key = (v: Parameters<typeof parseAttributes>[0]) => {
     const r = parseAttributes(v);
-    if (!r.ok) throw new Error(r.reason);
-    return r.value;
+    if (r instanceof Rejected) throw new Error(r.reason);
+    return r;
   };
 
   it('normalizes "Key: Value" text: keys trimmed, lower-cased, inner spaces to "_", values trimmed', () => {
@@ -86,8 +86,8 @@ describe('attributes', () => {
   it.each([['Gold', /"Name: value" pairs/], [': Gold', /without a name/], ['Color: Gold, color: Silver', /appears twice/],
     [42 as unknown as string, /must be text/], [`Color: ${'x'.repeat(201)}`, /longer than 200/]])('rejects %j', (input, reason) => {
     const r = parseAttributes(input);
-    expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.reason).toMatch(reason);
+    expect(r).toBeInstanceOf(Rejected);
+    expect((r as Rejected).reason).toMatch(reason);
   });
 });
 
