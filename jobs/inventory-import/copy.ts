@@ -18,7 +18,7 @@ export function copyText(s: string | null): string {
 }
 
 /** Bytes of one batch buffer; two of them are all the COPY data an import holds at once. */
-const BATCH_BYTES = 6 * 1024 * 1024;
+const BATCH_BYTES = 4 * 1024 * 1024;
 const PIECE_CHARS = 16 * 1024;
 
 /**
