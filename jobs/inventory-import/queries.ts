@@ -79,7 +79,6 @@ export async function mergeBatch(client: PoolClient, sourceJob: string): Promise
       SELECT b.external_id, b.variant_key, b.title, b.category, b.unit_price, b.quantity, ${ATTRIBUTES('b')}, b.store_name, b.image_url,
              inventory_status_for(b.quantity, 0, 3), now()
       FROM import_batch b WHERE NOT b.repeat
-      ORDER BY b.external_id COLLATE "C", b.variant_key COLLATE "C" -- neighbouring keys land on the same index pages
       ${UPSERT}
       RETURNING inv.id, inv.quantity, inv.xmax = 0 AS inserted,
                 CASE WHEN inv.xmax = 0 THEN NULL ELSE (SELECT o FROM inventory o WHERE o.id = inv.id) END AS old
@@ -167,7 +166,7 @@ export async function mergeRepeats(client: PoolClient, sourceJob: string): Promi
       INSERT INTO inventory AS inv (external_id, variant_key, title, category, unit_price, quantity, attributes, store_name, image_url, status, updated_at)
       SELECT external_id, variant_key, new_title, new_category, new_price, new_qty, new_attributes, new_store, new_image,
              inventory_status_for(new_qty, 0, 3), CASE WHEN same_as_before AND updated_here THEN old_updated_at ELSE now() END
-      FROM cls ORDER BY external_id COLLATE "C", variant_key COLLATE "C"
+      FROM cls
       ${UPSERT}
     ),
     unmoved AS (
