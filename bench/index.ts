@@ -8,4 +8,5 @@ export const benches: Record<string, () => Promise<{ default: Bench }>> = {
   maintenance: () => import('./maintenance.ts'),
   backup: () => import('./backup.ts'),
   images: () => import('./images.ts'),
+  import: () => import('./import.ts'),
 };

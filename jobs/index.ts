@@ -8,6 +8,7 @@ import backupVerify from './backup/backup-verify.ts';
 import backupPrune from './backup/backup-prune.ts';
 import imageMigration from './image-migration/index.ts';
 import imageOrphans from './image-orphans/index.ts';
+import inventoryImport from './inventory-import/index.ts';
 
 /** Every job of the fleet. A job is added here and nowhere else. */
 export const allJobs: readonly AnyJob[] = [
@@ -20,6 +21,7 @@ export const allJobs: readonly AnyJob[] = [
   backupPrune as AnyJob,
   imageMigration as AnyJob,
   imageOrphans as AnyJob,
+  inventoryImport as AnyJob,
 ];
 
 export function jobByName(name: string): AnyJob | undefined {

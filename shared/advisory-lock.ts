@@ -35,7 +35,7 @@ export async function acquireAdvisoryLock(
       if (released) return;
       released = true;
       try {
-        await client.query(`SELECT ${unlock}($1)`, [key]);
+        await client.query(`SELECT ${unlock}($1)`, [key]); // lint-ignore: a constant function name
         client.release();
       } catch {
         // A connection that may still hold the lock must not go back to the pool.

@@ -23,6 +23,8 @@ export interface Config {
   backupBucket: string;
   imageBucket: string;
   importBucket: string;
+  /** inventory-import bounds: the largest export read [IMPORT_MAX_BYTES: 1 GiB], the deadline for a whole URL download [IMPORT_URL_TIMEOUT_MS: 10 min]. */
+  import: { maxBytes: number; urlTimeoutMs: number };
   imagePublicBaseUrl: string | undefined;
   imageSourceHosts: string[];
   imageAllowPrivateNetworks: boolean;
@@ -187,6 +189,10 @@ export function fromEnv(env: Env = process.env): Config {
     backupBucket: name('BACKUP_BUCKET', 'backups'),
     imageBucket: name('IMAGE_BUCKET', 'product-images'),
     importBucket: name('IMPORT_BUCKET', 'imports'),
+    import: {
+      maxBytes: int('IMPORT_MAX_BYTES', 1024 ** 3, 1_024, 64 * 1024 ** 3),
+      urlTimeoutMs: int('IMPORT_URL_TIMEOUT_MS', 600_000, 1_000, 24 * 3_600_000),
+    },
     imagePublicBaseUrl: url('IMAGE_PUBLIC_BASE_URL', ['http:', 'https:']),
     imageSourceHosts: (str('IMAGE_SOURCE_HOSTS', '*.r2.dev,*.r2.cloudflarestorage.com,ae01.alicdn.com,*.alicdn.com,images.stockx.com,image.goat.com')!)
       .split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),

@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { migrateCommand } from './migrate.ts';
 import { enqueueCommand } from './enqueue.ts';
+import { importCommand } from './import.ts';
 import { statusCommand, failedCommand, retryCommand } from './queues.ts';
 import { schedulesCommand } from './schedules.ts';
 import { adminCommand } from './admin.ts';
@@ -10,6 +11,7 @@ import { backupCommand } from './backup.ts';
 export const commands: Command[] = [
   migrateCommand,
   enqueueCommand,
+  importCommand,
   statusCommand,
   failedCommand,
   retryCommand,

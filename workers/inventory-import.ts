@@ -1,0 +1,3 @@
+import { runOne } from './one.ts';
+
+await runOne('inventory-import');
