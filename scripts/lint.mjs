@@ -26,7 +26,7 @@ for (const rule of rules) {
       lines.forEach((line, i) => {
         // Comments and string literals are prose, not code (the word "any" in a help text).
         const code = rule.why.startsWith('`any`')
-          ? (/^\s*(\*|\/\/)/.test(line) ? '' : line.replace(/'[^']*'|"[^"]*"/g, "''").replace(/\/\/.*$/, ''))
+          ? (/^\s*(\/?\*|\/\/)/.test(line) ? '' : line.replace(/'[^']*'|"[^"]*"/g, "''").replace(/\/\/.*$/, ''))
           : line;
         if (rule.re.test(code) && !line.includes('lint-ignore')) {
           console.error(`${file}:${i + 1}: ${rule.why}\n    ${line.trim()}`);
