@@ -23,14 +23,14 @@ export const TITLE_CORES: Record<Category, readonly string[]> = {
   'Charms/Pendants': ['Charms Enamel Heart', 'Moon Star Pendant', 'Alphabet Letter Charm', 'Pendants Butterfly', 'Charm Beads'],
   'Components/Miscellaneous': ['Crimp Beads', 'Cabbage Leaf Beads', 'Bead Caps', 'Jewelry Pliers Tool', 'Elastic Cord Thread', 'Headpins Eyepins'],
 };
-const MATERIALS = ['Stainless Steel', '18K Gold Plated', '925 Sterling Silver', 'Alloy', 'Brass', 'Titanium Steel', 'Copper'];
-const SUFFIXES = ['', ' for DIY Jewelry Making', ' Findings Supplies', ' Wholesale', ' Accessories', ' DIY Craft'];
-const STORES = ['Yiwu Findings Store', 'Shenzhen Jewelry Supplies', 'Guangzhou Beads Official Store', 'DIY Craft World', 'Jewelry Findings Factory'];
-const COLORS = ['Gold', 'Silver', 'Rose Gold', 'Black', 'KC Gold', 'Antique Bronze'];
-const SIZES = ['6mm', '8mm', '10mm', '12mm', '10x20mm', '45cm', '50cm', '1 Meter'];
+export const MATERIALS = ['Stainless Steel', '18K Gold Plated', '925 Sterling Silver', 'Alloy', 'Brass', 'Titanium Steel', 'Copper'];
+export const SUFFIXES = ['', ' for DIY Jewelry Making', ' Findings Supplies', ' Wholesale', ' Accessories', ' DIY Craft'];
+export const STORES = ['Yiwu Findings Store', 'Shenzhen Jewelry Supplies', 'Guangzhou Beads Official Store', 'DIY Craft World', 'Jewelry Findings Factory'];
+export const COLORS = ['Gold', 'Silver', 'Rose Gold', 'Black', 'KC Gold', 'Antique Bronze'];
+export const SIZES = ['6mm', '8mm', '10mm', '12mm', '10x20mm', '45cm', '50cm', '1 Meter'];
 
 export type PriceFormat = 'dollar' | 'us-space' | 'us' | 'plain' | 'number';
-const PRICE_FORMATS: readonly PriceFormat[] = ['dollar', 'us-space', 'us', 'plain', 'number'];
+export const PRICE_FORMATS: readonly PriceFormat[] = ['dollar', 'us-space', 'us', 'plain', 'number'];
 
 /** Renders a price in cents in one of the export's formats ("$1,299.00" for four digits). */
 export function formatPrice(cents: number, format: PriceFormat): string | number {
@@ -258,62 +258,3 @@ export async function writeExport(file: string, opts: GenerateOptions): Promise<
   return stats;
 }
 
-/** Seed 000's import (SPEC §4): items and total value (unit price × quantity) per category. */
-export const SEED_TABLE: Record<Category, { items: number; value: string }> = {
-  'Chains/Bracelet Chains': { items: 48, value: '232.68' },
-  'Earrings/Components': { items: 29, value: '150.24' },
-  'Charms/Pendants': { items: 24, value: '109.99' },
-  'Accessories/Bag Accessories': { items: 12, value: '82.59' },
-  'Chains/Necklace Chains': { items: 10, value: '39.62' },
-  'Components/Miscellaneous': { items: 6, value: '12.69' },
-  'Findings/Carabiners': { items: 3, value: '47.38' },
-  'Findings/Connectors': { items: 3, value: '25.76' },
-};
-
-/**
- * An export whose 135 items land exactly as seed 000's did: the same count and value per
- * category. Prices in every format, attributes in both forms, some items bought in two
- * orders, plus a cancelled order and a bad row that must change nothing.
- */
-export function seedExport(): { exportedAt: string; orders: ExportOrder[] } {
-  const orders: ExportOrder[] = [];
-  let n = 0;
-  const order = (items: unknown[], status = 'Completed'): void => {
-    orders.push({ orderId: String(8190000000000001 + orders.length), orderDate: `2025-07-${String(1 + (orders.length % 28)).padStart(2, '0')}`, status, storeName: STORES[orders.length % STORES.length]!, items });
-  };
-  for (const category of CATEGORIES) {
-    const { items, value } = SEED_TABLE[category];
-    const total = Math.round(Number(value) * 100);
-    const share = Math.floor(total / items);
-    let left = total;
-    const pending: unknown[] = [];
-    for (let i = 0; i < items; i++, n++) {
-      const last = i === items - 1;
-      const quantity = last ? 1 : 1 + (i % 3);
-      const cents = last ? left : Math.max(1, Math.floor(share / quantity));
-      left -= cents * quantity;
-      const cores = TITLE_CORES[category];
-      const attrs = { color: COLORS[n % COLORS.length]!, size: SIZES[n % SIZES.length]! };
-      const item: ExportItem = {
-        itemId: String(1005006100000000 + n),
-        title: `${n % 2 ? `${10 * (1 + (n % 5))}Pcs ` : ''}${MATERIALS[n % MATERIALS.length]} ${cores[n % cores.length]}${SUFFIXES[n % SUFFIXES.length]}`,
-        price: formatPrice(cents, cents >= 100_000 ? 'dollar' : PRICE_FORMATS[n % PRICE_FORMATS.length]!),
-        quantity,
-        attributes: n % 4 === 0 ? { size: attrs.size, color: attrs.color } : attributeString(attrs, n % 2 ? ['size', 'color'] : ['color', 'size']),
-        imageUrl: `https://ae01.alicdn.com/kf/S${n}.jpg`,
-      };
-      if (quantity > 1 && n % 5 === 0) {
-        // Bought twice: the quantities add up, key order differs, the price is the same.
-        pending.push({ ...item, quantity: 1, attributes: attributeString(attrs, ['size', 'color']) });
-        item.quantity = quantity - 1;
-      }
-      pending.push(item);
-      if (pending.length >= 4) order(pending.splice(0));
-    }
-    if (pending.length) order(pending.splice(0));
-  }
-  order([{ itemId: '1005006199999999', title: 'Cancelled Charm Pendant', price: '$9.99', quantity: 3 }], 'Cancelled');
-  order([{ itemId: '1005006199999998', title: 'Refunded Necklace Chain', price: 'US $5.00', quantity: 1 }], 'Refunded');
-  order([{ itemId: '1005006199999997', title: 'Bad Price Charm', price: '€1.00', quantity: 1 }]);
-  return { exportedAt: '2025-08-02T17:54:46.302Z', orders };
-}

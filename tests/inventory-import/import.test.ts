@@ -5,7 +5,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { useTestFleet, waitFor } from '../helpers.ts';
 import inventoryImport from '../../jobs/inventory-import/index.ts';
 import mvRefresh from '../../jobs/mv-refresh/index.ts';
-import { seedExport, SEED_TABLE } from '../../bench/generators/aliexpress.ts';
+import { seedExport, SEED_TABLE } from '../../bench/generators/aliexpress-seed.ts';
 import { fixture, removeFixtures, runImport, importOk, snapshot, order, item } from './support.ts';
 
 const fleet = useTestFleet();
