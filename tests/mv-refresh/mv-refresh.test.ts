@@ -79,12 +79,22 @@ describe('mv-refresh', () => {
     let stop = false;
     let worst = 0;
     let reads = 0;
-    const reader = (async () => {
+    let blocked = 0;
+    // The reader gives up on any lock wait over 300 ms: a plain REFRESH (ACCESS EXCLUSIVE)
+    // would trip it; CONCURRENTLY (EXCLUSIVE) never blocks readers. Timing alone would also
+    // measure a busy machine's CPU, which is not what this test is about.
+    const reader = await fleet.db.connect();
+    await reader.query(`SET lock_timeout = '300ms'`);
+    const reading = (async () => {
       while (!stop) {
         const t = performance.now();
-        await fleet.db.query('SELECT sum(items) FROM inventory_category_summary');
+        try {
+          await reader.query('SELECT sum(items) FROM inventory_category_summary');
+          reads++;
+        } catch (err) {
+          if ((err as { code?: string }).code === '55P03') blocked++; else throw err;
+        }
         worst = Math.max(worst, performance.now() - t);
-        reads++;
       }
     })();
     try {
@@ -94,10 +104,12 @@ describe('mv-refresh', () => {
       expect(refreshed.every((r) => r.concurrently)).toBe(true);
     } finally {
       stop = true;
-      await reader;
+      await reading;
+      reader.release();
       await host.close();
     }
     expect(reads).toBeGreaterThan(10);
-    expect(worst).toBeLessThan(300);
+    expect(blocked).toBe(0);
+    expect(worst).toBeLessThan(5_000);
   });
 });
