@@ -19,7 +19,7 @@ import { startEmbeddedS3 } from '../shared/s3.ts';
 import { allJobs } from '../jobs/index.ts';
 import type { ImageMigrationResult } from '../jobs/image-migration/handler.ts';
 import { ensureCorpus } from './images/corpus.ts';
-import { deleteKeysWithPrefix } from './images/redis.ts';
+import { deleteKeysWithPrefix } from '../shared/redis.ts';
 import { serveFiles, freePort, runTs, peakRssMb, cpuSeconds, threadCpuSeconds, type FileServer } from './images/support.ts';
 import { row, fmt, type Bench } from './lib.ts';
 

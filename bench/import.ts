@@ -15,7 +15,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { fromEnv } from '../shared/config.ts';
 import { connectionConfig, ensureDatabase, quoteIdent, withDatabase } from '../shared/db.ts';
 import { migrate } from '../shared/migrate.ts';
-import { workerConnection } from '../shared/redis.ts';
+import { deleteKeysWithPrefix } from '../shared/redis.ts';
 import { writeExport } from './generators/aliexpress.ts';
 import { backendCpuSeconds } from './lib-cpu.ts';
 import { fmt, row, type Bench } from './lib.ts';
@@ -148,14 +148,7 @@ const bench: Bench = async ({ quick }) => {
     await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`).finally(() => admin.end());
     fs.rmSync(dir, { recursive: true, force: true });
-    const redis = workerConnection(base.redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
+    await deleteKeysWithPrefix(base.redisUrl, prefix);
   }
 };
 

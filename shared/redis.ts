@@ -29,3 +29,19 @@ export function workerConnection(url: string, extra: RedisOptions = {}): Redis {
   redis.on('error', () => {});
   return redis;
 }
+
+/** Deletes every key under `<prefix>:` (a queue prefix of its own; never anything else). */
+export async function deleteKeysWithPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+  redis.on('error', () => {});
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -3,7 +3,8 @@
 import crypto from 'node:crypto';
 import pg from 'pg';
 import { inject, beforeAll, afterAll } from 'vitest';
-import { Redis } from 'ioredis';
+import { spawn as spawnChild } from 'node:child_process';
+import { deleteKeysWithPrefix } from '../shared/redis.ts';
 import { fromEnv, type Config } from '../shared/config.ts';
 import { connectionConfig, withDatabase, quoteIdent } from '../shared/db.ts';
 import { createServices, type Services } from '../shared/services.ts';
@@ -76,18 +77,19 @@ export function testEnv(databaseUrl: string, overrides: Record<string, string> =
 }
 
 /** Deletes every Redis key under a queue prefix. */
-export async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+export function deletePrefix(prefix: string): Promise<void> {
+  return deleteKeysWithPrefix(REDIS_URL, prefix);
+}
+
+/** Runs the `fleet` CLI (bin/fleet.js) as a user would; resolves with its exit code and output. */
+export function fleetCli(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawnChild(process.execPath, ['bin/fleet.js', ...args], { env: { ...process.env, ...env } });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 export interface TestFleet {

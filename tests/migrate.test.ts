@@ -1,9 +1,8 @@
 import { describe, it, expect, afterAll, inject } from 'vitest';
-import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { connectionConfig, withDatabase, ensureDatabase, quoteIdent } from '../shared/db.ts';
 import { migrate, loadMigrations } from '../shared/migrate.ts';
-import { randomId } from './helpers.ts';
+import { randomId, fleetCli } from './helpers.ts';
 
 const created: string[] = [];
 afterAll(async () => {
@@ -13,15 +12,6 @@ afterAll(async () => {
   await admin.end();
 });
 
-function fleetCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/fleet.js', ...args], { env: { ...process.env, ...env } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('migrations', () => {
   it('three processes migrating a new database at once apply each migration exactly once', async () => {

@@ -1,19 +1,10 @@
 import { describe, it, expect } from 'vitest';
-import { spawn } from 'node:child_process';
-import { useTestFleet } from '../helpers.ts';
+import { useTestFleet, fleetCli as runFleetCli } from '../helpers.ts';
 import mvRefresh from '../../jobs/mv-refresh/index.ts';
 
 const fleet = useTestFleet();
+const fleetCli = (args: string[], env: Record<string, string> = fleet.env) => runFleetCli(args, env);
 
-function fleetCli(args: string[], env: Record<string, string> = fleet.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/fleet.js', ...args], { env: { ...process.env, ...env } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const lastLine = (s: string) => s.trim().split('\n').at(-1)!;
 
