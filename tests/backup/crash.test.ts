@@ -57,8 +57,9 @@ describe('a backup killed midway', () => {
       gate.open();
       const failed = await waitFor(async () => (await backups()).find((b) => b.status === 'failed'), { what: 'the backup row to fail' });
       expect(failed.error).toMatch(/^pg_dump was killed by SIGKILL/);
-      const job = await fleet.services.producer.queue('backup-export').getJob(id);
-      await waitFor(async () => (await job!.getState()) === 'delayed', { what: 'the job to wait for its retry' });
+      const queue = fleet.services.producer.queue('backup-export');
+      await waitFor(async () => (await (await queue.getJob(id))!.getState()) === 'delayed', { what: 'the job to wait for its retry' });
+      const job = await queue.getJob(id); // read again: a copy fetched earlier lacks the attempt count
       expect(job!.attemptsMade).toBe(1);
       await job!.remove();
     } finally {

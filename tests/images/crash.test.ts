@@ -53,10 +53,11 @@ describe('image-migration crash', () => {
     const host = await fleet.startWorkers([imageMigration as AnyJob]);
     try {
       const queue = fleet.services.producer.queue('image-migration');
-      const job = await waitFor(async () => {
+      await waitFor(async () => {
         const j = await queue.getJob(jobId);
-        return j && (await j.getState()) === 'completed' ? j : undefined;
+        return j && (await j.getState()) === 'completed';
       }, { timeoutMs: 45_000, what: 'the retried job to complete' });
+      const job = (await queue.getJob(jobId))!; // read again: a copy fetched before completion has no result
       const res = job.returnvalue as ImageMigrationResult;
       expect(res.failed).toEqual([]);
       expect(res.migrated).toBe(n - rowsAfterCrash);
