@@ -11,11 +11,15 @@ import { listRuns } from './runs.ts';
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
 const iso = (ms: number | undefined | null) => (ms ? new Date(ms).toISOString() : null);
 
-async function jobView(queue: string, job: Job) {
+async function jobView(queue: string, read: Job, reread: () => Promise<Job | undefined>) {
+  // A copy read before the job finished would report "completed" with no result: when the
+  // state is final but the copy is not, read the job again.
+  const state = await read.getState();
+  const job = (state === 'completed' || state === 'failed') && !read.finishedOn ? (await reread()) ?? read : read;
   const data = job.data as Partial<JobEnvelope> | undefined;
   const enveloped = data && typeof data === 'object' && 'payload' in data;
   return {
-    job: queue, id: job.id!, name: job.name, state: await job.getState(), progress: job.progress ?? 0, attemptsMade: job.attemptsMade,
+    job: queue, id: job.id!, name: job.name, state, progress: job.progress ?? 0, attemptsMade: job.attemptsMade,
     enqueuedBy: enveloped ? (data.enqueuedBy ?? null) : null,
     payload: redact(enveloped ? data.payload : data), result: job.returnvalue ?? null, failedReason: job.failedReason || null,
     createdAt: iso(job.timestamp), processedAt: iso(job.processedOn), finishedAt: iso(job.finishedOn),
@@ -31,7 +35,7 @@ export async function apiRoutes(app: FastifyInstance, services: Services): Promi
     const p = parseOr400(jobParams, params, 'params');
     const job = await producer.queue(p.job).getJob(p.id);
     if (!job) throw new ApiError(404, 'not_found', `No job ${p.id} in queue ${p.job}`);
-    return { queue: p.job, job };
+    return { queue: p.job, job, reread: () => producer.queue(p.job).getJob(p.id) };
   };
 
   app.post('/jobs/:job', { bodyLimit: 256 * 1024 }, async (request, reply) => {
@@ -45,17 +49,17 @@ export async function apiRoutes(app: FastifyInstance, services: Services): Promi
   });
 
   app.get('/jobs/:job/:id', async (request) => {
-    const { queue, job } = await findJob(request.params);
-    return jobView(queue, job);
+    const { queue, job, reread } = await findJob(request.params);
+    return jobView(queue, job, reread);
   });
 
   app.post('/jobs/:job/:id/retry', async (request) => {
-    const { queue, job } = await findJob(request.params);
+    const { queue, job, reread } = await findJob(request.params);
     const state = await job.getState();
     if (state !== 'failed') throw new ApiError(409, 'conflict', `Job ${job.id} is ${state}; only failed jobs can be retried`);
     await job.retry('failed');
     log.info({ admin: request.admin?.name, queue, id: job.id }, 'job retried over the admin API');
-    return jobView(queue, job);
+    return jobView(queue, job, reread);
   });
 
   app.delete('/jobs/:job/:id', async (request, reply) => {
