@@ -1,3 +1,4 @@
+import { always, singleStatement, type Check } from '../check.ts';
 // Shared SQL of the two checks that release stale active reservations (expired ones, and
 // those of cancelled orders). `stale` is a constant predicate on reservation `r` from the
 // check's own module, never input.
@@ -66,4 +67,19 @@ audit_inventory AS (
 )
 SELECT (SELECT count(*) FROM audit_reservations)::int AS repaired,
        (SELECT count(*) FROM audit_inventory)::int AS "inventoryRecomputed"`;
+}
+
+/** A check that releases the active reservations matching `stale` and recomputes the items' reserved quantity. */
+export function releaseCheck(name: string, description: string, stale: string): Check {
+  const repair = releaseRepairSql(stale);
+  return {
+    name,
+    description,
+    touchesInventory: true,
+    detectSql: releaseDetectSql(stale),
+    targetsSql: releaseTargetsSql(stale),
+    repairs: always,
+    repairSql: repair,
+    repairBatch: singleStatement(repair),
+  };
 }
