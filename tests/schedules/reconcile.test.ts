@@ -34,7 +34,10 @@ let services: Services;
 const base: ScheduleConfig = { scheduleTimezone: 'UTC', schedulesFile: undefined, scheduleOverrides: {} };
 const settings = (overrides: Record<string, string> = {}) => resolveSchedules(jobs, { ...base, scheduleOverrides: overrides });
 const queue = (name: string) => services.producer.queue(name);
-const schedulers = async (name: string) => (await queue(name).getJobSchedulers(0, -1, true)).map((s) => ({ key: s.key, pattern: s.pattern, next: s.next }));
+// BullMQ lists schedulers by next run; sorted by key, the expectations do not depend on the day the test runs.
+const schedulers = async (name: string) => (await queue(name).getJobSchedulers(0, -1, true))
+  .map((s) => ({ key: s.key, pattern: s.pattern, next: s.next }))
+  .sort((a, b) => a.key.localeCompare(b.key));
 
 beforeAll(async () => {
   services = await createServices(fleet.config, jobs, { log: createLogger('silent'), buckets: false });
