@@ -1,110 +1,168 @@
 import type { Pool } from './db.ts';
 import type { Logger } from './logger.ts';
-import { redact } from './redact.ts';
+import { writeRuns, copyLine, type RunBatch } from './audit-sql.ts';
+import { CopyChunks } from './copy-text.ts';
 
 export type RunState = 'active' | 'completed' | 'failed' | 'retrying';
 
-export interface RunRecord {
-  queue: string;
-  jobId: string;
-  attempt: number;
-  name: string;
-  payload: unknown;
-  enqueuedBy: string;
+/** One execution of one attempt of a job: one job_runs row. Times are epoch milliseconds. */
+export interface Run {
+  readonly queue: string;
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly name: string;
+  readonly payload: unknown;
+  readonly enqueuedBy: string;
+  readonly startedAt: number;
+  /** This attempt was started before (BullMQ's attemptsStarted): an earlier run may have left an 'active' row. */
+  readonly restarted: boolean;
   state: RunState;
-  startedAt: Date;
-  finishedAt?: Date;
-  result?: unknown;
-  error?: string;
-  detail?: unknown;
+  finishedAt: number;
+  result: unknown;
+  error: string | undefined;
+  detail: unknown;
+  /** True once an 'active' row for this run is in the database or in a write under way. */
+  activeWritten: boolean;
+  /** The id of this run's row, once an 'active' row was committed. */
+  rowId: number | undefined;
+  /** The earlier run's 'active' row (see restarted) has been closed. */
+  staleClosed: boolean;
 }
 
-const MAX_JSON = 256 * 1024;
+export type RunStart = Pick<Run, 'queue' | 'jobId' | 'attempt' | 'name' | 'payload' | 'enqueuedBy' | 'restarted'>;
+
 const MAX_PENDING = 50_000;
+
+/** SQLSTATE classes 22 (data exception) and 23 (integrity violation): retrying cannot help. */
+const refused = (err: unknown) => /^2[23]/.test(String((err as { code?: unknown }).code ?? ''));
 const RETRY_MS = 2_000;
 
-const keyOf = (run: RunRecord) => `${run.queue}\u0000${run.jobId}\u0000${run.attempt}`;
-
-/** Redacted, size-bounded copy of a value for a jsonb column. */
-function safe(value: unknown): unknown {
-  if (value === undefined || value === null) return null;
-  if (typeof value === 'object' && Object.keys(value).length === 0) return value;
-  const clean = redact(value);
-  const bytes = JSON.stringify(clean)?.length ?? 0;
-  return bytes > MAX_JSON ? { truncated: true, bytes } : clean;
-}
-
 /**
- * Buffers job_runs writes and flushes them in one set-based upsert. The start and the end
- * of a short job usually land in the same flush, so they cost one row write, not two:
- * this is what keeps the host near raw BullMQ throughput. A hard kill loses at most one
- * flush interval of audit rows; the jobs themselves are safe in Redis.
+ * Buffers job_runs writes and flushes them in one transaction per interval (audit-sql.ts).
+ *
+ * A run that finishes before the next flush is one row written once. The 'active' row is
+ * only written for runs still going after a flush interval (what an admin watching a long
+ * import needs), so short jobs never pay for two writes. This, and doing as little as
+ * possible per job on the JavaScript thread, keeps the host near raw BullMQ throughput
+ * (bench/queue.ts). A hard kill loses at most one flush interval of audit rows; the jobs
+ * themselves are safe in Redis.
  */
 export class AuditWriter {
-  private pending = new Map<string, RunRecord>();
+  private readonly inflight = new Set<Run>();
+  /** Finished runs without a row, already encoded: the run objects themselves can die young. */
+  private copy = new CopyChunks();
+  /** Finished runs that need more than an insert (see RunBatch). */
+  private done: Run[] = [];
+  /** Batches whose write failed, oldest first, for the next flush. */
+  private failed: RunBatch[] = [];
+  private failedRows = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   /** After a failed write, no early flushes until then: a database outage must not become a retry storm. */
   private backoffUntil = 0;
 
-  constructor(private readonly db: Pool, private readonly log: Logger, private readonly intervalMs = 100, private readonly maxBatch = 500) {}
+  constructor(private readonly db: Pool, private readonly log: Logger, private readonly intervalMs = 100, private readonly maxBatch = 2_000) {}
 
-  record(run: RunRecord): void {
-    const key = keyOf(run);
-    const prev = this.pending.get(key);
-    this.pending.set(key, prev ? { ...prev, ...run, detail: run.detail ?? prev.detail } : run);
-    if (this.pending.size >= this.maxBatch && Date.now() >= this.backoffUntil) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
+  /** A run begins at `now` (epoch ms; the host reads the clock once for audit and metrics). */
+  start(now: number, s: RunStart): Run {
+    const run: Run = {
+      queue: s.queue, jobId: s.jobId, attempt: s.attempt, name: s.name, payload: s.payload, enqueuedBy: s.enqueuedBy,
+      startedAt: now, restarted: s.restarted, state: 'active', finishedAt: 0, result: undefined, error: undefined,
+      detail: undefined, activeWritten: false, rowId: undefined, staleClosed: false,
+    };
+    this.inflight.add(run);
+    this.timer ??= setTimeout(this.onTimer, this.intervalMs);
+    return run;
   }
 
-  /** Writes everything buffered so far; concurrent calls queue behind each other. */
-  flush(): Promise<void> {
+  finish(run: Run, now: number, state: Exclude<RunState, 'active'>, outcome: { result?: unknown; error?: string; detail?: unknown }): void {
+    run.state = state;
+    run.finishedAt = now;
+    run.result = outcome.result;
+    run.error = outcome.error;
+    run.detail = outcome.detail;
+    this.inflight.delete(run);
+    if (run.activeWritten || run.restarted) this.done.push(run);
+    else this.copy.add(copyLine(run));
+    if (this.copy.rows + this.done.length >= this.maxBatch && now >= this.backoffUntil) void this.flush(false);
+    else this.timer ??= setTimeout(this.onTimer, this.intervalMs);
+  }
+
+  private readonly onTimer = () => {
+    this.timer = undefined;
+    void this.flush(false);
+  };
+
+  /**
+   * Writes every finished run, and an 'active' row for runs that have been going for a flush
+   * interval (for all of them when `everyActive`); writes happen one after another.
+   */
+  flush(everyActive = true): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = [...this.pending.values()];
-    this.pending.clear();
-    if (batch.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(() => this.write(batch)).catch((err: unknown) => {
-      // Keep the rows for the next flush (the database may be down for a while), but bounded:
-      // past MAX_PENDING the oldest are dropped, and said so, rather than growing forever.
-      for (const run of batch) {
-        const key = keyOf(run);
-        if (!this.pending.has(key)) this.pending.set(key, run);
-      }
-      let dropped = 0;
-      for (const key of this.pending.keys()) {
-        if (this.pending.size <= MAX_PENDING) break;
-        this.pending.delete(key);
-        dropped++;
-      }
-      this.backoffUntil = Date.now() + RETRY_MS;
-      this.log.error({ err, rows: batch.length, dropped }, 'could not write job_runs audit rows; will retry');
-      this.timer ??= setTimeout(() => void this.flush(), RETRY_MS);
-    });
+    const since = Date.now() - this.intervalMs;
+    const active: Run[] = [];
+    let young = 0;
+    for (const run of this.inflight) {
+      if (run.activeWritten) continue;
+      if (everyActive || run.startedAt <= since) {
+        run.activeWritten = true;
+        active.push(run);
+      } else young++;
+    }
+    // Runs too young for an 'active' row keep the timer alive so theirs is written in time.
+    if (young > 0) this.timer = setTimeout(this.onTimer, this.intervalMs);
+    const fresh = this.copy.empty && this.done.length === 0 && active.length === 0 ? [] : [{ copy: this.copy.take(), done: this.done, active }];
+    this.done = [];
+    if (fresh.length === 0 && this.failed.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(() => this.write(fresh));
     return this.flushing;
   }
 
-  private async write(rows: RunRecord[]): Promise<void> {
-    // One JSON document for the whole batch: JSON.stringify is native and PostgreSQL parses
-    // it once, far cheaper than node-pg escaping twelve text arrays element by element.
-    const batch = rows.map((r) => ({
-      q: r.queue, j: r.jobId, a: r.attempt, n: r.name, p: safe(r.payload), e: r.enqueuedBy, s: r.state,
-      st: r.startedAt, fi: r.finishedAt ?? null, r: safe(r.result),
-      er: r.error ? String(redact(r.error)).slice(0, 8_000) : null, d: safe(r.detail),
-    }));
-    await this.db.query(
-      `INSERT INTO job_runs (queue, job_id, attempt, name, payload, enqueued_by, state, started_at, finished_at,
-                             duration_ms, result, error, detail)
-       SELECT q, j, a, n, p, e, s::job_run_state, st, fi,
-              CASE WHEN fi IS NULL THEN NULL ELSE (extract(epoch FROM fi - st) * 1000)::int END, r, er, d
-       FROM jsonb_to_recordset($1::jsonb)
-            AS t(q text, j text, a int, n text, p jsonb, e text, s text, st timestamptz, fi timestamptz, r jsonb, er text, d jsonb)
-       ON CONFLICT (queue, job_id, attempt) DO UPDATE SET
-         state = excluded.state, finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
-         result = excluded.result, error = excluded.error, detail = coalesce(excluded.detail, job_runs.detail)
-       WHERE job_runs.state = 'active' OR excluded.state <> 'active'`,
-      [JSON.stringify(batch)],
-    );
+  /**
+   * Writes batches in order, after any that failed before: a run's 'active' row must reach
+   * the table before its end does. The first failure keeps that batch and the rest.
+   */
+  private async write(fresh: RunBatch[]): Promise<void> {
+    const batches = this.failed.concat(fresh);
+    this.failed = [];
+    this.failedRows = 0;
+    for (let i = 0; i < batches.length; i++) {
+      try {
+        await writeRuns(this.db, batches[i]!);
+      } catch (err) {
+        if (refused(err)) {
+          // Rows the database refuses as invalid would be refused forever and hold back every
+          // row behind them: drop this batch, loudly, and go on. (Serialisation makes rows
+          // storable, so this is a bug if it happens.)
+          const b = batches[i]!;
+          for (const run of b.active) run.activeWritten = false;
+          this.log.error({ err, rows: b.copy.rows + b.done.length + b.active.length }, 'job_runs audit rows dropped: the database refused them as invalid');
+          continue;
+        }
+        this.keepForRetry(err, batches.slice(i));
+        return;
+      }
+    }
+  }
+
+  private keepForRetry(err: unknown, batches: RunBatch[]): void {
+    // Keep the rows for the next flush (the database may be down for a while), but bounded:
+    // past MAX_PENDING the oldest batches are dropped, and said so, rather than growing forever.
+    const rows = (b: RunBatch) => b.copy.rows + b.done.length;
+    this.failed = batches.concat(this.failed);
+    this.failedRows = this.failed.reduce((n, b) => n + rows(b), 0);
+    let dropped = 0;
+    while (this.failedRows > MAX_PENDING && this.failed.length > 1) {
+      const b = this.failed.shift()!;
+      for (const run of b.active) run.activeWritten = false; // written again if still going
+      dropped += rows(b);
+      this.failedRows -= rows(b);
+    }
+    this.backoffUntil = Date.now() + RETRY_MS;
+    this.log.error({ err, rows: this.failedRows, dropped }, 'could not write job_runs audit rows; will retry');
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(this.onTimer, RETRY_MS);
   }
 
   /** Final flush; rows that still cannot be written are reported, not retried forever. */
@@ -113,9 +171,10 @@ export class AuditWriter {
     await this.flushing;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending.size > 0) {
-      this.log.error({ rows: this.pending.size }, 'job_runs audit rows lost at shutdown: the database did not accept them');
-      this.pending.clear();
+    if (this.failedRows > 0) {
+      this.log.error({ rows: this.failedRows }, 'job_runs audit rows lost at shutdown: the database did not accept them');
+      this.failed = [];
+      this.failedRows = 0;
     }
   }
 }

@@ -1,13 +1,14 @@
 import { Worker, WaitingError, UnrecoverableError, type Job } from 'bullmq';
 import type { Services } from './services.ts';
-import type { Logger } from './logger.ts';
-import type { AnyJob, JobContext, JobEnvelope } from './job.ts';
+import type { AnyJob, JobEnvelope } from './job.ts';
 import { validatePayload, jobOptions } from './queues.ts';
 import { AuditWriter } from './audit.ts';
-import { jobMetrics, primeJobMetrics } from './metrics.ts';
+import { queueStats } from './job-metrics.ts';
+import { RunContext } from './run-context.ts';
 import { workerConnection } from './redis.ts';
 import { closeAll } from './shutdown.ts';
 import { errorMessage } from './errors.ts';
+import { CompletionLog } from './completion-log.ts';
 
 export interface Host {
   readonly queues: string[];
@@ -31,70 +32,52 @@ function envelopeOf(data: unknown): JobEnvelope {
  */
 export async function startHost(services: Services, jobs: readonly AnyJob[]): Promise<Host> {
   const { log, config } = services;
-  const metrics = jobMetrics();
-  primeJobMetrics(jobs.map((j) => j.name));
   const audit = new AuditWriter(services.db, log);
   const shutdown = new AbortController();
   let shuttingDown = false;
 
   const processorFor = (def: AnyJob) => {
-    // Per-queue metric handles, resolved once: label lookups per job add up at 10k jobs/s.
-    const m = {
-      completed: metrics.jobsTotal.labels(def.name, 'completed'),
-      failed: metrics.jobsTotal.labels(def.name, 'failed'),
-      retried: metrics.jobsTotal.labels(def.name, 'retried'),
-      active: metrics.jobsActive.labels(def.name),
-      duration: metrics.jobDuration.labels(def.name),
-    };
+    const stats = queueStats(def.name);
     const defaultAttempts = jobOptions(def).attempts ?? 1;
+    const completions = new CompletionLog(log, def.name);
     return async (job: Job, token?: string): Promise<unknown> => {
-    const envelope = envelopeOf(job.data);
-    const attempt = job.attemptsMade + 1;
-    const maxAttempts = job.opts.attempts ?? defaultAttempts;
-    const bindings = { queue: def.name, jobId: job.id, attempt };
-    let childLog: Logger | undefined;
-    const jobLog = () => (childLog ??= log.child(bindings));
-    const startedAt = new Date();
-    const base = { queue: def.name, jobId: job.id!, attempt, name: job.name, payload: envelope.payload, enqueuedBy: envelope.enqueuedBy, startedAt };
-    let detail: unknown;
-    audit.record({ ...base, state: 'active' });
-    m.active.inc();
-    const stopTimer = m.duration.startTimer();
-
-    // AbortSignal.any is slow on Node 20; only combine when the job has its own time limit.
-    const signal = def.timeoutMs ? AbortSignal.any([shutdown.signal, AbortSignal.timeout(def.timeoutMs)]) : shutdown.signal;
-    const ctx: JobContext = {
-      job: { id: job.id!, queue: def.name, attempt, enqueuedBy: envelope.enqueuedBy, timestamp: job.timestamp },
-      get log() { return jobLog(); },
-      db: services.db, s3: services.s3, redis: services.redis, config, signal,
-      progress: (value) => job.updateProgress(value),
-      enqueue: (name, payload, options) => services.producer.enqueue(name, payload, { enqueuedBy: `job:${def.name}:${job.id}`, ...options }),
-      audit: (d) => { detail = d; },
-    };
-    try {
-      const payload = validatePayload(def, envelope.payload);
-      const result = await def.handler(payload, ctx);
-      m.completed.inc();
-      audit.record({ ...base, state: 'completed', finishedAt: new Date(), result, detail });
-      log.info({ ...bindings, ms: Date.now() - startedAt.getTime() }, 'job completed');
-      return result;
-    } catch (err) {
-      // Shutdown interrupted the job: hand it back to the queue untouched, no attempt spent.
-      if (shuttingDown && signal.aborted && token) {
-        await job.moveToWait(token);
-        audit.record({ ...base, state: 'retrying', finishedAt: new Date(), error: 'interrupted by shutdown; returned to the queue' });
-        jobLog().warn('job interrupted by shutdown; returned to the queue');
-        throw new WaitingError();
+      const envelope = envelopeOf(job.data);
+      const attempt = job.attemptsMade + 1;
+      const t0 = Date.now();
+      const run = audit.start(t0, {
+        queue: def.name, jobId: job.id!, attempt, name: job.name, payload: envelope.payload, enqueuedBy: envelope.enqueuedBy,
+        restarted: job.attemptsStarted > attempt,
+      });
+      stats.active++;
+      // AbortSignal.any is slow on Node 20; only combine when the job has its own time limit.
+      const signal = def.timeoutMs ? AbortSignal.any([shutdown.signal, AbortSignal.timeout(def.timeoutMs)]) : shutdown.signal;
+      const ctx = new RunContext(services, job, def.name, attempt, envelope.enqueuedBy, signal);
+      try {
+        const payload = validatePayload(def, envelope.payload);
+        const result = await def.handler(payload, ctx);
+        const t1 = Date.now();
+        stats.completed++;
+        audit.finish(run, t1, 'completed', { result, detail: ctx.detail });
+        completions.completed(ctx, t1 - t0, t1);
+        return result;
+      } catch (err) {
+        // Shutdown interrupted the job: hand it back to the queue untouched, no attempt spent.
+        if (shuttingDown && signal.aborted && token) {
+          await job.moveToWait(token);
+          audit.finish(run, Date.now(), 'retrying', { error: 'interrupted by shutdown; returned to the queue' });
+          ctx.log.warn('job interrupted by shutdown; returned to the queue');
+          throw new WaitingError();
+        }
+        const final = err instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? defaultAttempts);
+        if (final) stats.failed++;
+        else stats.retried++;
+        audit.finish(run, Date.now(), final ? 'failed' : 'retrying', { error: errorMessage(err), detail: ctx.detail });
+        ctx.log[final ? 'error' : 'warn']({ err, final }, final ? 'job failed' : 'job attempt failed; will retry');
+        throw err;
+      } finally {
+        stats.observeDuration((run.finishedAt || Date.now()) - t0);
+        stats.active--;
       }
-      const final = err instanceof UnrecoverableError || attempt >= maxAttempts;
-      (final ? m.failed : m.retried).inc();
-      audit.record({ ...base, state: final ? 'failed' : 'retrying', finishedAt: new Date(), error: errorMessage(err), detail });
-      jobLog()[final ? 'error' : 'warn']({ err, final }, final ? 'job failed' : 'job attempt failed; will retry');
-      throw err;
-    } finally {
-      stopTimer();
-      m.active.dec();
-    }
     };
   };
 

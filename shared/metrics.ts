@@ -30,26 +30,3 @@ export function startDefaultMetrics(): void {
   defaultsStarted = true;
   client.collectDefaultMetrics({ register: registry });
 }
-
-/** The host's own metrics; label values are queue names and fixed states only. */
-export function jobMetrics() {
-  return {
-    jobsTotal: counter<'queue' | 'status'>({
-      name: 'fleet_jobs_total', help: 'Jobs finished by queue and outcome (completed, failed, retried)', labelNames: ['queue', 'status'],
-    }),
-    jobDuration: histogram<'queue'>({
-      name: 'fleet_job_duration_seconds', help: 'Wall time of one job attempt', labelNames: ['queue'],
-      buckets: [0.005, 0.025, 0.1, 0.5, 1, 2.5, 10, 30, 60, 300, 900, 3600],
-    }),
-    jobsActive: gauge<'queue'>({ name: 'fleet_jobs_active', help: 'Jobs running in this process', labelNames: ['queue'] }),
-  };
-}
-
-/** Sets every known label set to 0 so dashboards see a series before the first event. */
-export function primeJobMetrics(queues: string[]): void {
-  const m = jobMetrics();
-  for (const queue of queues) {
-    for (const status of ['completed', 'failed', 'retried']) m.jobsTotal.inc({ queue, status }, 0);
-    m.jobsActive.set({ queue }, 0);
-  }
-}

@@ -32,3 +32,75 @@ export const LOG_REDACT_PATHS = [
   'headers.authorization', 'headers.cookie', 'req.headers.authorization', 'req.headers.cookie',
   'config.s3.secretAccessKey', 'config.kicksdb.apiKey', 'config.backupEncryptionKey',
 ];
+
+/**
+ * JSON text for a jsonb column (job_runs payload, result, detail): secrets redacted, strings
+ * made storable (jsonb refuses NUL and unpaired surrogates, and one refused row would fail
+ * its whole batch), and `{ truncated, bytes }` instead of a value past maxBytes. The audit
+ * calls this for every job, so a value with nothing to change is stringified as it is,
+ * without a copy. null for null or undefined.
+ */
+export function auditJson(value: unknown, maxBytes: number): string | null {
+  if (value === undefined || value === null) return null;
+  const budget = { left: maxBytes };
+  const json = isStorable(value, 0, budget) ? JSON.stringify(value) : budget.left >= 0 ? JSON.stringify(storable(value, 0)) : undefined;
+  if (json === undefined) return budget.left >= 0 ? null : truncated(maxBytes - budget.left);
+  return json.length > maxBytes ? truncated(json.length) : json;
+}
+
+const truncated = (bytes: number) => JSON.stringify({ truncated: true, bytes });
+
+/** Plain text jsonb can hold as it is: no NUL, no unpaired surrogate, no URL credentials. */
+function storableText(s: string): boolean {
+  return !s.includes('\0') && s.isWellFormed() && !(s.includes('://') && s.includes('@'));
+}
+
+/** Text PostgreSQL can store (no NUL, no unpaired surrogate) with URL credentials masked. */
+export function storableString(s: string): string {
+  return maskUrlCredentials(s.replaceAll('\0', '\uFFFD').toWellFormed());
+}
+
+/** True when value can go to JSON.stringify unchanged; counts its approximate size down. */
+function isStorable(value: unknown, depth: number, budget: { left: number }): boolean {
+  if (typeof value === 'string') {
+    budget.left -= value.length + 2;
+    return storableText(value);
+  }
+  if (value === null || typeof value !== 'object') {
+    budget.left -= 8;
+    return true;
+  }
+  if (depth > 20 || budget.left < 0) return false;
+  if (Array.isArray(value)) {
+    budget.left -= 2;
+    for (const v of value) if (!isStorable(v, depth + 1, budget)) return false;
+    return true;
+  }
+  if (value instanceof Date) {
+    budget.left -= 26;
+    return true;
+  }
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false; // let storable() see what it becomes
+  budget.left -= 2;
+  for (const k in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
+    budget.left -= k.length + 4;
+    if (!storableText(k) || SECRET_KEY.test(k.replace(/[-_]/g, ''))) return false;
+    if (!isStorable((value as Record<string, unknown>)[k], depth + 1, budget)) return false;
+  }
+  return true;
+}
+
+/** The storable copy of a value isStorable() refused (within its size budget). */
+function storable(value: unknown, depth: number): unknown {
+  if (depth > 20) return '[too deep]';
+  if (typeof value === 'string') return storableString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return storable(JSON.parse(JSON.stringify(value) ?? 'null'), depth);
+  if (Array.isArray(value)) return value.map((v) => storable(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[storableString(k)] = SECRET_KEY.test(k.replace(/[-_]/g, '')) ? '[redacted]' : storable(v, depth + 1);
+  }
+  return out;
+}

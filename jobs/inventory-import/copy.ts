@@ -6,16 +6,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { PoolClient } from '../../shared/db.ts';
 import type { NormalRow } from './normalize.ts';
 import { STAGING_COLUMNS } from './queries.ts';
-
-const SPECIAL = /[\\\t\n\r\0]/;
-const SPECIAL_ALL = /[\\\t\n\r\0]/g;
-const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '' };
-
-/** COPY text-format field; NUL cannot be stored in PostgreSQL text, so it is dropped. */
-export function copyText(s: string | null): string {
-  if (s === null) return '\\N';
-  return SPECIAL.test(s) ? s.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : s;
-}
+import { copyText } from '../../shared/copy-text.ts';
 
 /** Bytes of one batch buffer; two of them are all the COPY data an import holds at once. */
 const BATCH_BYTES = 4 * 1024 * 1024;

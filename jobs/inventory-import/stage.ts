@@ -5,7 +5,7 @@ import { jsonParser, type Token } from 'stream-json/core/parser.js';
 import { PermanentJobError } from '../../shared/errors.ts';
 import { ExportReader, type RawOrder } from './reader.ts';
 import { normalizeItem, orderDay, isCancelled, FIELD_LIMITS } from './normalize.ts';
-import { copyText } from './copy.ts';
+import { copyText } from '../../shared/copy-text.ts';
 import { KeyTracker } from './keys.ts';
 import type { MergePipeline } from './pipeline.ts';
 import type { OpenedSource } from './source.ts';

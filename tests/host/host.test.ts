@@ -70,7 +70,9 @@ describe('worker host', () => {
     const { rows } = await fleet.db.query('SELECT count(*)::int AS n FROM host_effects WHERE job_id = $1', [id]);
     expect(rows[0].n).toBe(1);
     const audit = await fleet.db.query(`SELECT attempt, state, error FROM job_runs WHERE queue = 'test-slow' AND job_id = $1 ORDER BY id`, [id]);
-    expect(audit.rows.map((r) => r.state)).toEqual(['completed']);
+    // One row per run: the interrupted run says so, the second one completed (same attempt).
+    expect(audit.rows.map((r) => [r.attempt, r.state])).toEqual([[1, 'retrying'], [1, 'completed']]);
+    expect(audit.rows[0].error).toMatch(/interrupted by shutdown/);
   });
 
   it('fails an invalid payload at once, naming the field, without retries', async () => {

@@ -42,11 +42,13 @@ const LAST_RUNS = `
   FROM unnest($1::text[]) AS s(name)
   LEFT JOIN LATERAL (
     SELECT state::text, job_id, enqueued_by, started_at, finished_at, duration_ms, error FROM job_runs
-    WHERE enqueued_by = 'schedule:' || s.name OR enqueued_by LIKE 'schedule:' || s.name || '/%'
+    WHERE enqueued_by LIKE 'schedule:%' -- the partial index's predicate (0080)
+      AND (enqueued_by = 'schedule:' || s.name OR enqueued_by LIKE 'schedule:' || s.name || '/%')
     ORDER BY started_at DESC, id DESC LIMIT 1) r ON true
   LEFT JOIN LATERAL (
     SELECT finished_at FROM job_runs
-    WHERE (enqueued_by = 'schedule:' || s.name OR enqueued_by LIKE 'schedule:' || s.name || '/%') AND state = 'completed'
+    WHERE enqueued_by LIKE 'schedule:%'
+      AND (enqueued_by = 'schedule:' || s.name OR enqueued_by LIKE 'schedule:' || s.name || '/%') AND state = 'completed'
     ORDER BY started_at DESC, id DESC LIMIT 1) ok ON true`;
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);

@@ -1,0 +1,137 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import { createTestDatabase } from '../helpers.ts';
+import { createPool, type Pool } from '../../shared/db.ts';
+import { AuditWriter, type RunStart } from '../../shared/audit.ts';
+
+// The job_runs writer on its own, against a real database: the rows it leaves for short
+// runs, long runs, re-runs, unstorable text, and a batch the database refuses.
+
+let db: Pool;
+let drop: () => Promise<void>;
+const lines: string[] = [];
+const log = pino({ level: 'info' }, new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } }));
+
+beforeAll(async () => {
+  const t = await createTestDatabase('fleet_audit');
+  drop = t.drop;
+  db = createPool(t.url, { max: 4 });
+});
+afterAll(async () => {
+  await db.end();
+  await drop();
+});
+
+let seq = 0;
+const runOf = (over: Partial<RunStart> = {}): RunStart => ({
+  queue: 'q', jobId: `j${++seq}`, attempt: 1, name: 'q', payload: { n: seq }, enqueuedBy: 'test', restarted: false, ...over,
+});
+const rowsOf = async (jobId: string) =>
+  (await db.query(`SELECT id, attempt, state::text, payload, result, error, detail, duration_ms, finished_at FROM job_runs WHERE job_id = $1 ORDER BY id`, [jobId])).rows;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('job_runs audit writer', () => {
+  it('writes a short run once, as its final state, with duration and result', async () => {
+    const audit = new AuditWriter(db, log, 50);
+    const start = runOf();
+    const run = audit.start(1_000_000, start);
+    audit.finish(run, 1_000_042, 'completed', { result: { ok: true }, detail: { rows: 3 } });
+    await audit.close();
+    expect(await rowsOf(start.jobId)).toMatchObject([{ attempt: 1, state: 'completed', payload: { n: seq }, result: { ok: true }, detail: { rows: 3 }, duration_ms: 42 }]);
+  });
+
+  it("shows a long run as 'active' while it runs, then turns that same row into its end", async () => {
+    const audit = new AuditWriter(db, log, 30);
+    const start = runOf();
+    const run = audit.start(Date.now(), start);
+    await sleep(150); // past a flush interval: the 'active' row is written
+    const during = await rowsOf(start.jobId);
+    expect(during).toMatchObject([{ state: 'active', finished_at: null }]);
+    audit.finish(run, Date.now(), 'failed', { error: 'boom', detail: { at: 'step 2' } });
+    await audit.close();
+    const after = await rowsOf(start.jobId);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ id: during[0].id, state: 'failed', error: 'boom', detail: { at: 'step 2' } });
+    expect(after[0].duration_ms).toBeGreaterThanOrEqual(150);
+  });
+
+  it("closes the 'active' row a dead worker left when the attempt runs again, and keeps both runs", async () => {
+    const start = runOf();
+    // The first worker wrote its 'active' row, then died (never finished it).
+    const dead = new AuditWriter(db, log, 20);
+    dead.start(Date.now() - 5_000, start);
+    await dead.flush();
+    expect(await rowsOf(start.jobId)).toMatchObject([{ state: 'active' }]);
+    // BullMQ hands the stalled job to another worker: same attempt, started again.
+    const audit = new AuditWriter(db, log, 20);
+    const run = audit.start(Date.now(), { ...start, restarted: true });
+    audit.finish(run, Date.now() + 5, 'completed', { result: { again: true } });
+    await audit.close();
+    const rows = await rowsOf(start.jobId);
+    expect(rows.map((r) => [r.attempt, r.state])).toEqual([[1, 'retrying'], [1, 'completed']]);
+    expect(rows[0].error).toMatch(/stalled/);
+    expect(rows[1].result).toEqual({ again: true });
+  });
+
+  it('stores text jsonb refuses (NUL, unpaired surrogates) and masks secrets, without losing the batch', async () => {
+    const audit = new AuditWriter(db, log, 1_000);
+    const bad = runOf({ payload: { note: 'a\u0000b', half: '\ud800x', url: 'postgres://u:hunter2@db/x', password: 'p' } });
+    const good = runOf();
+    const r1 = audit.start(1, bad);
+    const r2 = audit.start(1, good);
+    audit.finish(r1, 2, 'failed', { error: 'at postgres://u:hunter2@db/x \u0000 end', result: { 'k\u0000': 1 } });
+    audit.finish(r2, 2, 'completed', { result: { ok: 1 } });
+    await audit.close();
+    const [row] = await rowsOf(bad.jobId);
+    expect(row.payload).toEqual({ note: 'a\ufffdb', half: '\ufffdx', url: 'postgres://u:***@db/x', password: '[redacted]' });
+    expect(row.result).toEqual({ 'k\ufffd': 1 });
+    expect(row.error).toBe('at postgres://u:***@db/x \ufffd end');
+    expect(await rowsOf(good.jobId)).toHaveLength(1);
+  });
+
+  it('stores a huge result as a size note instead', async () => {
+    const audit = new AuditWriter(db, log, 1_000);
+    const start = runOf();
+    const run = audit.start(1, start);
+    audit.finish(run, 2, 'completed', { result: { rows: Array.from({ length: 40_000 }, (_, i) => `row ${i} ${'x'.repeat(10)}`) } });
+    await audit.close();
+    const [row] = await rowsOf(start.jobId);
+    expect(row.result.truncated).toBe(true);
+    expect(row.result.bytes).toBeGreaterThan(256 * 1024);
+  });
+
+  it('keeps rows while the database refuses writes and writes them once it accepts again', async () => {
+    const audit = new AuditWriter(db, log, 20);
+    const start = runOf();
+    await db.query(`ALTER TABLE job_runs RENAME TO job_runs_away`);
+    try {
+      const run = audit.start(Date.now(), start);
+      audit.finish(run, Date.now(), 'completed', { result: { ok: true } });
+      await audit.flush();
+      expect(lines.some((l) => l.includes('could not write job_runs audit rows; will retry'))).toBe(true);
+    } finally {
+      await db.query(`ALTER TABLE job_runs_away RENAME TO job_runs`);
+    }
+    await audit.close();
+    expect(await rowsOf(start.jobId)).toMatchObject([{ state: 'completed' }]);
+  });
+
+  it('drops a batch the database refuses as invalid, says so, and goes on with the next', async () => {
+    await db.query(`ALTER TABLE job_runs ADD CONSTRAINT no_poison CHECK (job_id <> 'poison')`);
+    try {
+      const audit = new AuditWriter(db, log, 1_000);
+      const poison = audit.start(1, runOf({ jobId: 'poison' }));
+      audit.finish(poison, 2, 'completed', {});
+      await audit.flush();
+      const next = runOf();
+      audit.finish(audit.start(3, next), 4, 'completed', {});
+      await audit.close();
+      expect(lines.some((l) => l.includes('job_runs audit rows dropped: the database refused them as invalid'))).toBe(true);
+      expect(await rowsOf('poison')).toHaveLength(0);
+      expect(await rowsOf(next.jobId)).toHaveLength(1);
+    } finally {
+      await db.query(`ALTER TABLE job_runs DROP CONSTRAINT no_poison`);
+    }
+  });
+});
