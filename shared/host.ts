@@ -93,6 +93,8 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
       autorun: true,
     });
     worker.on('error', (err) => log.error({ err, queue: def.name }, 'worker error'));
+    // Nothing left to batch with: write the audit rows now rather than at the next interval.
+    worker.on('drained', () => void audit.flush(false));
     return worker;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
