@@ -63,10 +63,14 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
       } catch (err) {
         // Shutdown interrupted the job: hand it back to the queue untouched, no attempt spent.
         if (shuttingDown && signal.aborted && token) {
-          await job.moveToWait(token);
-          audit.finish(run, Date.now(), 'retrying', { error: 'interrupted by shutdown; returned to the queue' });
-          ctx.log.warn('job interrupted by shutdown; returned to the queue');
-          throw new WaitingError();
+          const returned = await job.moveToWait(token).then(() => true, (e: unknown) => {
+            ctx.log.warn({ err: e }, 'could not return the interrupted job to the queue; it runs again once its lock expires');
+            return false;
+          });
+          const error = returned ? 'interrupted by shutdown; returned to the queue' : 'interrupted by shutdown; runs again once its lock expires';
+          audit.finish(run, Date.now(), 'retrying', { error });
+          if (returned) ctx.log.warn('job interrupted by shutdown; returned to the queue');
+          throw returned ? new WaitingError() : err;
         }
         const final = err instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? defaultAttempts);
         if (final) stats.failed++;
