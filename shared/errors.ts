@@ -12,10 +12,17 @@ export class PermanentJobError extends UnrecoverableError {
   }
 }
 
-/** The payload did not match the job's schema; the message names every bad field. */
+/** Issues named in a PayloadError's message; `issues` keeps them all. */
+const MESSAGE_ISSUES = 10;
+
+/**
+ * The payload did not match the job's schema; the message names the bad fields (the first
+ * MESSAGE_ISSUES: 10,000 bad ids must not make a 500 kB failure reason).
+ */
 export class PayloadError extends PermanentJobError {
   constructor(readonly job: string, readonly issues: { path: string; message: string }[]) {
-    super(`Invalid payload for ${job}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
+    const named = issues.slice(0, MESSAGE_ISSUES).map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
+    super(`Invalid payload for ${job}: ${named}${issues.length > MESSAGE_ISSUES ? ` (+${issues.length - MESSAGE_ISSUES} more)` : ''}`);
     this.name = 'PayloadError';
   }
 }

@@ -68,6 +68,8 @@ export function defineJob<S extends z.ZodType, R>(def: JobDefinition<S, R>): Job
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds jobs of many payload types
 export type AnyJob = JobDefinition<z.ZodType, unknown>;
 
+export { isStorableText, STORABLE_TEXT } from './text.ts';
+
 /** What travels in a BullMQ job's data: the validated payload plus who asked for it. */
 export interface JobEnvelope { payload: unknown; enqueuedBy: string }
 

@@ -1,3 +1,5 @@
+import { isStorableText, toStorableText } from './text.ts';
+
 // Keeps secrets out of logs, audit rows and error messages.
 
 const SECRET_KEY = /(password|passwd|secret|token|apikey|api_key|authorization|cookie|accesskeyid|encryptionkey|privatekey|credentials?)$/i;
@@ -52,12 +54,12 @@ const truncated = (bytes: number) => JSON.stringify({ truncated: true, bytes });
 
 /** Plain text jsonb can hold as it is: no NUL, no unpaired surrogate, no URL credentials. */
 function storableText(s: string): boolean {
-  return !s.includes('\0') && s.isWellFormed() && !(s.includes('://') && s.includes('@'));
+  return isStorableText(s) && !(s.includes('://') && s.includes('@'));
 }
 
 /** Text PostgreSQL can store (no NUL, no unpaired surrogate) with URL credentials masked. */
 export function storableString(s: string): string {
-  return maskUrlCredentials(s.replaceAll('\0', '\uFFFD').toWellFormed());
+  return maskUrlCredentials(toStorableText(s));
 }
 
 /** True when value can go to JSON.stringify unchanged; counts its approximate size down. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob } from '../../shared/job.ts';
+import { defineJob, isStorableText, STORABLE_TEXT } from '../../shared/job.ts';
 import { exportBackup } from './export.ts';
 
 export const backupExportSchema = z.strictObject({
@@ -8,7 +8,7 @@ export const backupExportSchema = z.strictObject({
   /** Limit the dump to these tables ("name" or "schema.name"); the whole database when omitted. */
   tables: z.array(z.string().min(1).max(127)).min(1).max(500).optional(),
   /** Free text shown in `fleet backup list`, e.g. "before the price migration". */
-  label: z.string().min(1).max(200).optional(),
+  label: z.string().min(1).max(200).refine(isStorableText, STORABLE_TEXT).optional(),
 });
 export type BackupExportPayload = z.output<typeof backupExportSchema>;
 

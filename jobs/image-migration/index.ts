@@ -3,6 +3,8 @@ import { defineJob } from '../../shared/job.ts';
 import { IMAGE_TABLES, IMAGE_TABLE_SPECS } from '../../shared/image-keys.ts';
 import { migrateImages } from './handler.ts';
 
+const MAX_BIGINT = 2n ** 63n - 1n;
+
 export const imageMigrationSchema = z.strictObject({
   /** Only this table; every image table when omitted. Required with ids. */
   table: z.enum(IMAGE_TABLES).optional(),
@@ -22,7 +24,9 @@ export const imageMigrationSchema = z.strictObject({
   if (p.ids && p.table) {
     const spec = IMAGE_TABLE_SPECS[p.table];
     p.ids.forEach((id, i) => {
-      if (!spec.idPattern.test(id)) ctx.addIssue({ code: 'custom', path: ['ids', i], message: `"${id.slice(0, 64)}" is not a ${p.table} id (${spec.idType})` });
+      // 19 digits can still overflow bigint, which PostgreSQL would reject on every retry.
+      const valid = spec.idPattern.test(id) && (spec.idType !== 'bigint' || BigInt(id) <= MAX_BIGINT);
+      if (!valid) ctx.addIssue({ code: 'custom', path: ['ids', i], message: `"${id.slice(0, 64)}" is not a ${p.table} id (${spec.idType})` });
     });
   }
 });

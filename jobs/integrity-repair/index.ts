@@ -10,7 +10,9 @@ export const integrityRepairSchema = z.strictObject({
   checks: z.array(z.string().max(64)).min(1).max(50).optional().superRefine((names, ctx) => {
     const unknown = [...new Set(names ?? [])].filter((n) => !checkNames.includes(n));
     if (unknown.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `unknown check${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')}. Valid checks: ${checkNames.join(', ')}` });
+      // Names the first few, each cut to the longest valid length: the message stays short whatever was sent.
+      const named = unknown.slice(0, 5).map((n) => `"${n.slice(0, 64)}"`).join(', ') + (unknown.length > 5 ? ` (+${unknown.length - 5} more)` : '');
+      ctx.addIssue({ code: 'custom', message: `unknown check${unknown.length > 1 ? 's' : ''} ${named}. Valid checks: ${checkNames.join(', ')}` });
     }
   }),
   /** Orphaned order items and variants are deleted (audited) instead of only reported. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob } from '../../shared/job.ts';
+import { defineJob, isStorableText, STORABLE_TEXT } from '../../shared/job.ts';
 import { syncCatalogue } from './handler.ts';
 
 export const kicksdbSyncSchema = z.strictObject({
@@ -7,7 +7,7 @@ export const kicksdbSyncSchema = z.strictObject({
   /** full: every page; incremental: newest first, stopping at items older than the cursor. */
   mode: z.enum(['full', 'incremental']),
   /** A search query; its runs keep their own cursor, apart from the whole catalogue's. */
-  query: z.string().trim().min(1).max(200).optional(),
+  query: z.string().trim().min(1).max(200).refine(isStorableText, STORABLE_TEXT).optional(),
   /** Stop after this many pages in this attempt (the cursor then does not move). */
   maxPages: z.number().int().min(1).max(100_000).optional(),
 });
