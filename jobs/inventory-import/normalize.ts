@@ -34,6 +34,8 @@ export function parsePrice(value: Scalar | undefined): Result<string> {
   if (text === '') return fail('price is empty');
   const m = PRICE.exec(text);
   if (!m) {
+    // No digit at all ("NaN", "Infinity", "free") is no amount, not an amount in another currency.
+    if (!/\d/.test(text)) return fail(`price is not a recognised format (got ${shown(value)})`);
     if (/^(?:US\s*)?\$?\s*-|^-/i.test(text)) return fail(`price is negative (got ${shown(value)})`);
     if (/\d\.\d{3,}$/.test(text)) return fail(`price has more than two decimals (got ${shown(value)})`);
     if (/^\d+(?:\.\d+)?e[-+]?\d+$/i.test(text)) return fail(`price is not a recognised format (got ${shown(value)})`);
@@ -141,8 +143,15 @@ function parseAttributeText(value: string): Result<string> {
 // jsonb refuses \u0000, and the attributes column is the variant key read as jsonb.
 function checked(variantKey: string): Result<string> {
   if (variantKey.length > FIELD_LIMITS.variantKey) return fail(`attributes longer than ${FIELD_LIMITS.variantKey} characters in all`);
-  return variantKey.includes('\\u0000') ? fail('attributes contain a NUL character') : ok(variantKey);
+  // An escape preceded by an even number of backslashes is one JSON.stringify wrote: for NUL, or
+  // for an unpaired surrogate (it writes paired ones as they are). jsonb (variant_key::jsonb)
+  // refuses both, and would fail the whole import, retried, over one row.
+  if (ESCAPED_NUL.test(variantKey)) return fail('attributes contain a NUL character');
+  return ESCAPED_LONE_SURROGATE.test(variantKey) ? fail('attributes contain invalid Unicode (an unpaired surrogate)') : ok(variantKey);
 }
+
+const ESCAPED_NUL = /(?<!\\)(?:\\\\)*\\u0000/;
+const ESCAPED_LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i;
 
 export interface NormalRow {
   externalId: string;
@@ -165,7 +174,8 @@ export function normalizeItem(item: RawItem, categorize: (title: string) => stri
   if (id === '') return item.itemId === undefined || item.itemId === null ? 'itemId is missing' : `itemId must be a string or a number (got ${shown(item.itemId)})`;
   if (id.length > FIELD_LIMITS.itemId) return `itemId is longer than ${FIELD_LIMITS.itemId} characters`;
   if (CONTROL.test(id)) return 'itemId contains control characters';
-  const title = typeof item.title === 'string' ? item.title.trim() : '';
+  // NUL cannot be stored in text (COPY drops it): a title of NULs and spaces is empty, not present.
+  const title = typeof item.title === 'string' ? (item.title.includes('\u0000') ? item.title.replace(/\u0000/g, '') : item.title).trim() : '';
   if (title === '') return item.title === undefined || item.title === null ? 'title is missing' : typeof item.title === 'string' ? 'title is empty' : `title must be text (got ${shown(item.title)})`;
   if (title.length > FIELD_LIMITS.title) return `title is longer than ${FIELD_LIMITS.title} characters`;
   const quantity = parseQuantity(item.quantity);

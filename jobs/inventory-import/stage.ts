@@ -60,7 +60,9 @@ export async function stageRows(source: OpenedSource, pipeline: MergePipeline, o
     try {
       out = tokenize(text);
     } catch (err) {
-      throw new PermanentJobError(`${source.label} is not valid JSON: ${(err as Error).message.replace(/^Parser /, '')} (near byte ${counts.bytes})`);
+      // At the end of input, whatever the parser expected, the file stopped short of it.
+      const ended = typeof text === 'symbol' ? 'it ends too early (empty or truncated?): ' : '';
+      throw new PermanentJobError(`${source.label} is not valid JSON: ${ended}${(err as Error).message.replace(/^Parser (?:has )?/, '')} (near byte ${counts.bytes})`);
     }
     if (typeof out === 'symbol') {
       if (typeof text === 'string' && (sinceToken += text.length) > MAX_VALUE_BYTES) {

@@ -142,6 +142,8 @@ export class KicksdbClient {
 
   /** One product with its variants; a 404 or malformed answer skips the product, not the page. */
   async detail(id: string): Promise<{ product: ProductRow } | { skipped: Skipped }> {
+    // URL resolution drops "." and ".." path segments (escaped or not): the request would leave the products path.
+    if (id === '.' || id === '..') return { skipped: { reason: `id "${id}" cannot be looked up (a URL path segment)`, id } };
     const reply = await this.get(`/v3/${this.o.source}/products/${encodeURIComponent(id)}`, { 'display[variants]': 'true', 'display[traits]': 'true' }, 'detail');
     if (reply.status === 404) return { skipped: { reason: 'listed by search but not found by the detail endpoint (404)', id } };
     let body: unknown;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isStorableText } from '../../shared/text.ts';
 
 // KicksDB v3 item shapes (docs.kicks.dev; SPEC §5), validated one item at a time so a
 // malformed item is skipped and counted instead of failing its page. Objects are not
@@ -41,15 +42,16 @@ export interface Skipped { reason: string; id: string }
  */
 const money = z.union([z.number(), z.string().trim().regex(/^\d{1,8}(\.\d+)?$/).transform(Number)])
   .pipe(z.number().min(0).max(99_999_999.99)).transform((n) => Math.round(n * 100) / 100);
-const text = (max: number) => z.string().trim().max(max);
+/** Text PostgreSQL can store: text columns refuse NUL, jsonb (traits, run totals) also unpaired surrogates. */
+const text = (max: number) => z.string().trim().max(max).refine(isStorableText, 'contains a NUL character or invalid Unicode');
 const timestamp = z.string().max(40).refine((v) => !Number.isNaN(Date.parse(v)), 'not a date-time')
   .transform((v) => new Date(v).toISOString());
 const size = z.union([text(40).min(1), z.number().finite().transform(String)]);
 const count = z.number().int().min(0).max(2_147_483_647);
 
-/** An image URL is kept only when it is a plain http(s) URL; anything else becomes null. */
-const imageUrl = z.string().max(2048).nullish().transform((v) => {
-  if (!v) return null;
+/** An image URL is kept only when it is a plain http(s) URL; anything else (too long too) becomes null. */
+const imageUrl = z.string().nullish().transform((v) => {
+  if (!v || v.length > 2048) return null;
   try {
     const u = new URL(v);
     return u.protocol === 'https:' || u.protocol === 'http:' ? u.toString() : null;
@@ -173,7 +175,9 @@ function describe(error: z.ZodError): string {
 /** The item's id for reports, when it has a usable one; else where it was found. */
 export function itemId(raw: unknown, where: string): string {
   const id = raw && typeof raw === 'object' ? (raw as { id?: unknown }).id : undefined;
-  return (typeof id === 'string' || typeof id === 'number') && String(id).length <= 100 ? String(id) : where;
+  const s = typeof id === 'string' || typeof id === 'number' ? String(id) : '';
+  // The report goes to jsonb (run totals, audit): an id it cannot store is no id to report.
+  return s.length >= 1 && s.length <= 100 && isStorableText(s) ? s : where;
 }
 
 export function parseProduct(source: Source, raw: unknown, where: string): { product: ProductRow } | { skipped: Skipped } {
