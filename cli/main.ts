@@ -1,6 +1,6 @@
 import { ConfigError } from '../shared/config.ts';
 import { PayloadError } from '../shared/errors.ts';
-import { UnknownJobError } from '../shared/queues.ts';
+import { UnknownJobError, quoteName } from '../shared/queues.ts';
 import { maskUrlCredentials } from '../shared/redact.ts';
 import { loadDotEnv } from '../shared/dotenv.ts';
 import { UsageError, type Command, type Io } from './command.ts';
@@ -20,13 +20,18 @@ Configuration comes from the environment (DATABASE_URL, REDIS_URL, QUEUE_PREFIX,
 
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const [name, ...args] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
-    return name ? 0 : 2;
+    return 0;
+  }
+  if (!name) {
+    // A mistake, not a request for help: the reason and the usage go to stderr, exit 2.
+    io.err(`fleet: which command? (fleet <command>)\n\n${usage()}`);
+    return 2;
   }
   const command: Command | undefined = commands.find((c) => c.name === name);
   if (!command) {
-    io.err(`fleet: unknown command "${name}"\n\n${usage()}`);
+    io.err(`fleet: unknown command ${quoteName(name)}\n\n${usage()}`);
     return 2;
   }
   if (args.includes('--help') || args.includes('-h')) {
@@ -36,12 +41,13 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   try {
     return await command.run(args, io);
   } catch (err) {
+    // Usage errors echo what was typed, which may be a URL with a password in it: masked too.
     if (err instanceof UsageError) {
-      io.err(`fleet ${name}: ${err.message}\nRun "fleet ${name} --help" for usage.`);
+      io.err(`fleet ${name}: ${maskUrlCredentials(err.message)}\nRun "fleet ${name} --help" for usage.`);
       return 2;
     }
     if (err instanceof ConfigError || err instanceof PayloadError || err instanceof UnknownJobError) {
-      io.err(`fleet ${name}: ${err.message}`);
+      io.err(`fleet ${name}: ${maskUrlCredentials(err.message)}`);
       return 2;
     }
     io.err(`fleet ${name}: ${maskUrlCredentials((err as Error).message ?? String(err))}`);

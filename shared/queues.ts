@@ -1,4 +1,5 @@
 import { Queue, type JobsOptions } from 'bullmq';
+import { z } from 'zod';
 import type { Redis } from './redis.ts';
 import { DEFAULT_JOB_OPTIONS, type AnyJob, type EnqueueOptions, type JobEnvelope } from './job.ts';
 import { PayloadError } from './errors.ts';
@@ -11,9 +12,22 @@ export function validatePayload(job: AnyJob, payload: unknown): unknown {
   throw new PayloadError(job.name, parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
 }
 
+/**
+ * A name as typed, for an error message: quoted, cut to 100 characters, and with control and
+ * invisible characters escaped, so a pasted newline or terminal escape cannot forge output.
+ */
+export function quoteName(name: string): string {
+  const cut = name.length > 100 ? `${name.slice(0, 100)}…` : name;
+  return JSON.stringify(cut).replace(/\p{C}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A custom job id (API `jobId`, CLI `--job-id`): BullMQ refuses all-digit ids and ':'. */
+export const customJobId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" or "-" only')
+  .refine((v) => !/^\d+$/.test(v), 'must not be all digits');
+
 export class UnknownJobError extends Error {
   constructor(name: string, known: string[]) {
-    super(`Unknown job "${name}". Valid jobs: ${known.join(', ')}`);
+    super(`Unknown job ${quoteName(name)}. Valid jobs: ${known.join(', ')}`);
     this.name = 'UnknownJobError';
   }
 }

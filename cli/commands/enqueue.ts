@@ -2,6 +2,7 @@ import type { Command } from '../command.ts';
 import { parse, withProducer, UsageError } from '../command.ts';
 import { enqueueAndWait, renderProgress } from '../wait.ts';
 import { remoteOptions, remoteFrom, enqueueRemote, REMOTE_HELP } from '../remote.ts';
+import { customJobId } from '../../shared/queues.ts';
 
 function parseData(text: string | undefined): unknown {
   if (text === undefined) return {};
@@ -41,6 +42,9 @@ Examples:
     if (!name) throw new UsageError('which job? (fleet enqueue <job>)');
     if (extra.length) throw new UsageError(`unexpected argument: ${extra[0]}`);
     const payload = parseData(values.data);
+    // Checked here, as the API does: BullMQ's own refusal would come late, as exit 1.
+    const badId = values['job-id'] === undefined ? undefined : customJobId.safeParse(values['job-id']).error?.issues[0];
+    if (badId) throw new UsageError(`--job-id ${badId.message}`);
     const timeoutS = values.timeout === undefined ? undefined : Number(values.timeout);
     if (timeoutS !== undefined && !(timeoutS > 0)) throw new UsageError('--timeout must be a positive number of seconds');
     const remote = remoteFrom(values, io);

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import { registry } from '../../shared/metrics.ts';
 import type { Services } from '../../shared/services.ts';
 import type { MonitorStatus } from '../monitor/monitor.ts';
@@ -22,11 +22,27 @@ export async function health(services: Pick<Services, 'db' | 'redis'>, timeoutMs
 }
 
 /**
+ * A URL the router cannot read (bad percent-encoding, a param past maxParamLength): the
+ * admin API's error shape, without echoing the URL back.
+ */
+function badUrl(err: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  const message = tooLong ? 'A part of the URL path is too long' : 'The URL is not valid (check its percent-encoding)';
+  return reply.code(tooLong ? 414 : 400).send({ error: { code: tooLong ? 'uri_too_long' : 'invalid_url', message } });
+}
+
+/**
  * The HTTP server every fleet process runs: /metrics and /healthz stay open for scrapers
  * and probes; plugins (the admin API and UI) add the authenticated rest.
  */
 export async function startHttp(services: Services, plugins: FastifyPluginAsync<{ services: Services }>[] = [], port = services.config.httpPort, monitor?: { status(): MonitorStatus }): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
+  const app = Fastify({
+    logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true,
+    // Node already bounds a URL (16 KB of headers); over-long params reach the route schemas,
+    // whose 400 names the field, instead of the router's bare 414.
+    routerOptions: { maxParamLength: 16 * 1024 },
+    frameworkErrors: badUrl,
+  });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();

@@ -35,6 +35,9 @@ export const adminPlugin: FastifyPluginAsync<{ services: Services }> = async (ap
 
   await app.register(async (api) => {
     api.setErrorHandler(apiErrorHandler(services.log));
+    // The API speaks JSON only: a text or form body gets a 415 saying so, not a confusing
+    // "expected object, received string" (the form parser is the login page's).
+    api.removeContentTypeParser(['text/plain', 'application/x-www-form-urlencoded']);
     // Registered before the auth hook, so it authenticates itself: an unknown path is no
     // way around the token.
     api.setNotFoundHandler(async (request, reply) => {

@@ -1,12 +1,12 @@
 import { z } from 'zod';
+import { customJobId } from '../../../shared/queues.ts';
 
 // Request shapes of the admin API: the routes parse with them, the OpenAPI document is
 // generated from them, so the two cannot drift.
 
 export const enqueueBody = z.strictObject({
   payload: z.unknown().optional().describe("The job's payload; validated against the job's schema (see components.schemas)"),
-  jobId: z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" or "-" only')
-    .refine((v) => !/^\d+$/.test(v), 'must not be all digits').optional()
+  jobId: customJobId.optional()
     .describe('Custom job id: adding the same id twice adds the job once'),
   delayMs: z.number().int().min(0).max(30 * 24 * 3600 * 1000).optional().describe('Run no earlier than this many ms from now'),
   priority: z.number().int().min(1).max(2_097_152).optional().describe('1 is the highest priority'),
@@ -18,12 +18,17 @@ export const scheduleParams = z.strictObject({ name: z.string().min(1).max(63) }
 
 export const RUN_STATES = ['active', 'completed', 'failed', 'retrying'] as const;
 
+// Filters go to PostgreSQL as parameters: text must not hold NUL (PostgreSQL refuses it), and a
+// time must not be in year 0000 (it has none): either would be a 500, not a 400.
+const pgText = (max: number) => z.string().min(1).max(max).regex(/^[^\u0000]*$/, 'must not contain NUL characters');
+const pgTime = z.iso.datetime({ offset: true }).refine((v) => !v.startsWith('0000-'), 'year 0000 does not exist; use 0001 or later');
+
 export const runsQuery = z.strictObject({
-  queue: z.string().min(1).max(63).optional().describe('Only runs of this queue'),
+  queue: pgText(63).optional().describe('Only runs of this queue'),
   state: z.enum(RUN_STATES).optional(),
-  enqueuedBy: z.string().min(1).max(200).optional().describe('Exact enqueued_by, e.g. admin:alice or schedule:mv-refresh'),
-  since: z.iso.datetime({ offset: true }).optional().describe('Runs started at or after this time (ISO 8601)'),
-  until: z.iso.datetime({ offset: true }).optional().describe('Runs started before this time (ISO 8601)'),
+  enqueuedBy: pgText(200).optional().describe('Exact enqueued_by, e.g. admin:alice or schedule:mv-refresh'),
+  since: pgTime.optional().describe('Runs started at or after this time (ISO 8601)'),
+  until: pgTime.optional().describe('Runs started before this time (ISO 8601)'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.coerce.number().int().positive().optional().describe('Cursor: the nextBefore of the previous page'),
 });
