@@ -35,6 +35,8 @@ export function sniff(body: Buffer): Sniffed {
     if (brands.includes('avif') || brands.includes('avis')) return { kind: 'avif' };
     return { refused: `unsupported image type: ISO media "${brands[0]}" (HEIC and video are not accepted)` };
   }
+  // Before the text check: a PDF's first kilobyte is often all text.
+  if (ascii(body, 0, 5) === '%PDF-') return { refused: 'not an image: PDF document' };
   const head = body.subarray(0, 1024);
   const text = head.toString('utf8').replace(/^\uFEFF/, '').trimStart().toLowerCase();
   if (isMostlyText(head)) {
@@ -45,6 +47,5 @@ export function sniff(body: Buffer): Sniffed {
   }
   if (ascii(body, 0, 4) === 'II*\0' || ascii(body, 0, 4) === 'MM\0*') return { refused: 'unsupported image type: TIFF' };
   if (ascii(body, 0, 2) === 'BM') return { refused: 'unsupported image type: BMP' };
-  if (ascii(body, 0, 4) === '%PDF') return { refused: 'not an image: PDF document' };
   return { refused: `not a recognised image type (first bytes ${body.subarray(0, 4).toString('hex')})` };
 }
