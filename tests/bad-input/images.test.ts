@@ -65,15 +65,6 @@ async function startEndlessServer(host: string): Promise<EndlessServer> {
   };
 }
 
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(zlib.crc32(body) >>> 0);
-  return Buffer.concat([len, body, crc]);
-}
-
 /** A valid PNG signature and IHDR claiming width × height, followed by 100 bytes of pixels. */
 function lyingPng(width: number, height: number): Buffer {
   const ihdr = Buffer.alloc(13);
@@ -82,7 +73,7 @@ function lyingPng(width: number, height: number): Buffer {
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr), pngChunk('IDAT', zlib.deflateSync(Buffer.alloc(100))), pngChunk('IEND', Buffer.alloc(0)),
+    corpus.pngChunk('IHDR', ihdr), corpus.pngChunk('IDAT', zlib.deflateSync(Buffer.alloc(100))), corpus.pngChunk('IEND', Buffer.alloc(0)),
   ]);
 }
 
