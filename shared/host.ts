@@ -36,8 +36,19 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
   const shutdown = new AbortController();
   let shuttingDown = false;
 
+  // Per queue: jobs running in this host, and whether the queue had nothing left to give.
+  const idle = new Map<string, { running: number; drained: boolean }>();
+  // The last job of a burst: write the audit rows now rather than at the next interval.
+  const drained = (queue: string) => {
+    const q = idle.get(queue)!;
+    q.drained = true;
+    if (q.running === 0) void audit.flush(false);
+  };
+
   const processorFor = (def: AnyJob) => {
     const stats = queueStats(def.name);
+    const queue = { running: 0, drained: false };
+    idle.set(def.name, queue);
     const defaultAttempts = jobOptions(def).attempts ?? 1;
     const completions = new CompletionLog(log, def.name);
     return async (job: Job, token?: string): Promise<unknown> => {
@@ -49,6 +60,8 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
         restarted: job.attemptsStarted > attempt,
       });
       stats.active++;
+      queue.running++;
+      queue.drained = false;
       // AbortSignal.any is slow on Node 20; only combine when the job has its own time limit.
       const signal = def.timeoutMs ? AbortSignal.any([shutdown.signal, AbortSignal.timeout(def.timeoutMs)]) : shutdown.signal;
       const ctx = new RunContext(services, job, def.name, attempt, envelope.enqueuedBy, signal);
@@ -81,6 +94,7 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
       } finally {
         stats.observeDuration((run.finishedAt || Date.now()) - t0);
         stats.active--;
+        if (--queue.running === 0 && queue.drained) void audit.flush(false);
       }
     };
   };
@@ -97,8 +111,7 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
       autorun: true,
     });
     worker.on('error', (err) => log.error({ err, queue: def.name }, 'worker error'));
-    // Nothing left to batch with: write the audit rows now rather than at the next interval.
-    worker.on('drained', () => void audit.flush(false));
+    worker.on('drained', () => drained(def.name));
     return worker;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
