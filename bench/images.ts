@@ -26,7 +26,7 @@ import { row, fmt, type Bench } from './lib.ts';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const CHILD_ENV = { ...process.env, MALLOC_ARENA_MAX: '2' };
 
-interface Pass { rate: number; seconds: number; cpuPerImage: number; bytesOut: number; mainThreadCpuPerImage?: number }
+interface Pass { rate: number; seconds: number; cpuPerImage: number; bytesOut: number; mainThreadCpuPerImage?: number; serversCpuPerImage?: number }
 
 async function rawPass(files: string[], parallel: number): Promise<Pass & { peakRssMb: number; sharpConcurrency: number }> {
   const outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fleet-bench-raw-'));
@@ -47,6 +47,7 @@ async function fleetPass(services: Services, images: FileServer, n: number, pass
     [Array.from({ length: n }, (_, i) => images.url(i)), pass]);
   const queue = services.producer.queue('image-migration');
   const cpu0 = await cpuSeconds(workerPid);
+  const here0 = process.cpuUsage();
   const main0 = await threadCpuSeconds(workerPid, workerPid);
   const started = performance.now();
   const id = await services.producer.enqueue('image-migration', { table: 'inventory', ids: rows.map((r) => r.id) }, { enqueuedBy: 'bench' });
@@ -57,11 +58,12 @@ async function fleetPass(services: Services, images: FileServer, n: number, pass
   }
   const seconds = (performance.now() - started) / 1000;
   const cpu = (await cpuSeconds(workerPid)) - cpu0;
+  const here = process.cpuUsage(here0);
   const mainCpu = (await threadCpuSeconds(workerPid, workerPid)) - main0;
   const job = await queue.getJob(id);
   const result = job?.returnvalue as ImageMigrationResult | undefined;
   if (!result || result.migrated !== n || result.failedTotal) throw new Error(`image-migration did not migrate all ${n}: ${job?.failedReason ?? JSON.stringify(result)}`);
-  return { rate: n / seconds, seconds, cpuPerImage: cpu / n, mainThreadCpuPerImage: mainCpu / n, bytesOut: result.bytesOut, result };
+  return { rate: n / seconds, seconds, cpuPerImage: cpu / n, mainThreadCpuPerImage: mainCpu / n, serversCpuPerImage: (here.user + here.system) / 1e6 / n, bytesOut: result.bytesOut, result };
 }
 
 async function canonicalBytes(services: Services, bucket: string): Promise<{ bytes: number; count: number }> {
@@ -131,7 +133,7 @@ const bench: Bench = async ({ quick }) => {
       0.85,
       [`${n} images per pass, best of ${rounds} alternating round(s): fleet ${fleets.map((f) => fmt(f.rate)).join('/')} images/s, raw ${raws.map((r) => fmt(r.rate)).join('/')} images/s; sharp.concurrency ${raw.sharpConcurrency} (MALLOC_ARENA_MAX=2)`,
         `fleet pass includes HTTP download, magic-byte/header checks, sha256, S3 list+upload (${fleet.result.uploaded} objects to s3rver on this machine) and row updates`,
-        `CPU per image: worker ${fleet.cpuPerImage.toFixed(3)} s (its JS thread ${(fleet.mainThreadCpuPerImage ?? 0).toFixed(3)} s), raw loop ${raw.cpuPerImage.toFixed(3)} s (s3rver's own CPU not counted); peak RSS worker ${Math.round(workerRss)} MB, raw loop ${Math.round(raw.peakRssMb)} MB`,
+        `CPU per image: worker ${fleet.cpuPerImage.toFixed(3)} s (its JS thread ${(fleet.mainThreadCpuPerImage ?? 0).toFixed(3)} s), raw loop ${raw.cpuPerImage.toFixed(3)} s; beside the worker, this process (s3rver and the source file server) ${(fleet.serversCpuPerImage ?? 0).toFixed(3)} s; peak RSS worker ${Math.round(workerRss)} MB, raw loop ${Math.round(raw.peakRssMb)} MB`,
         `bytes: source JPEGs ${mb(sourceBytes / n)} avg; image_url (1280 WebP) ${mb(perImage)} avg = ${(100 * (1 - perImage / (sourceBytes / n))).toFixed(1)}% saved per view; all 4 variants ${mb(fleet.bytesOut / n)} avg per image (raw loop ${mb(raw.bytesOut / n)})`])];
   } finally {
     if (worker && worker.exitCode === null) {
