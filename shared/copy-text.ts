@@ -10,7 +10,9 @@ export function copyText(s: string | null): string {
   return SPECIAL.test(s) ? s.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : s;
 }
 
-const CHUNK_BYTES = 1024 * 1024;
+/** Chunks start small (a quiet queue flushes a row or two) and double up to this size. */
+const FIRST_CHUNK_BYTES = 64 * 1024;
+const MAX_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * COPY lines encoded into Buffers as they are added, outside the JavaScript heap: a writer
@@ -21,6 +23,7 @@ export class CopyChunks {
   private chunks: Buffer[] = [];
   private current: Buffer | undefined;
   private used = 0;
+  private nextSize = FIRST_CHUNK_BYTES;
   rows = 0;
 
   add(line: string): void {
@@ -28,7 +31,8 @@ export class CopyChunks {
     const worst = line.length * 3;
     if (!this.current || this.used + worst > this.current.length) {
       this.seal();
-      this.current = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, worst));
+      this.current = Buffer.allocUnsafe(Math.max(this.nextSize, worst));
+      this.nextSize = Math.min(this.nextSize * 2, MAX_CHUNK_BYTES);
     }
     this.used += this.current.write(line, this.used, 'utf8');
     this.rows++;
@@ -44,6 +48,7 @@ export class CopyChunks {
     const out = { chunks: this.chunks, rows: this.rows };
     this.chunks = [];
     this.rows = 0;
+    this.nextSize = FIRST_CHUNK_BYTES;
     return out;
   }
 
