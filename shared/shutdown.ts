@@ -18,18 +18,26 @@ export async function closeAll(log: Logger, steps: [string, () => Promise<void>]
 }
 
 /**
+ * The same signal again within this long is the same Ctrl-C delivered twice: the terminal
+ * signals the whole foreground group, and npm (`npm start`) forwards its copy to its child.
+ */
+const ECHO_MS = 1_000;
+
+/**
  * Calls stop() once on SIGTERM/SIGINT and sets the exit code from its outcome; a second
- * signal exits at once. Never calls process.exit right after a close: the event loop
- * drains and the process ends by itself with the code set here.
+ * signal (not an echo of the first, see ECHO_MS) exits at once. Never calls process.exit
+ * right after a close: the event loop drains and the process ends by itself with the code
+ * set here.
  */
 export function onShutdownSignals(log: Logger, stop: (signal: string) => Promise<void>): void {
-  let stopping = false;
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (first) {
+      if (signal === first.signal && Date.now() - first.at < ECHO_MS) return;
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(130);
     }
-    stopping = true;
+    first = { signal, at: Date.now() };
     log.info({ signal }, 'shutting down');
     stop(signal).then(
       () => {
