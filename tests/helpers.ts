@@ -155,6 +155,17 @@ export async function runJob(fleet: TestFleet, name: string, payload: unknown, {
   return { id, state: await job.getState(), result: job.returnvalue, failedReason: job.failedReason, attemptsMade: job.attemptsMade };
 }
 
+/** A TCP port nothing listens on right now, for a process under test. */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as import('node:net').AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
 export interface WorkerProcess {
   child: import('node:child_process').ChildProcess;
   /** Everything the process wrote so far (stdout and stderr). */
@@ -170,13 +181,7 @@ export interface WorkerProcess {
  */
 export async function spawnWorker(entry: string, env: Record<string, string>, { readyTimeoutMs = 30_000, logLevel = 'info' } = {}): Promise<WorkerProcess> {
   const { spawn } = await import('node:child_process');
-  const net = await import('node:net');
-  const port = await new Promise<number>((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as import('node:net').AddressInfo).port;
-      srv.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   // entry: a queue name (workers/<entry>.ts) or a path to an entry file.
   const file = entry.includes('/') ? entry : `workers/${entry}.ts`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--openssl-legacy-provider', file], {

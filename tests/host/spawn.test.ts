@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { useTestFleet, spawnWorker, runJob, waitFor } from '../helpers.ts';
+import { useTestFleet, spawnWorker, runJob, waitFor, freePort } from '../helpers.ts';
 
 const fleet = useTestFleet();
 
@@ -20,13 +20,7 @@ describe('worker process', () => {
 describe('npm start', () => {
   it('exits 0 on Ctrl-C: SIGINT to the whole process group, which npm also forwards to the fleet', async () => {
     const { spawn } = await import('node:child_process');
-    const net = await import('node:net');
-    const port = await new Promise<number>((resolve) => {
-      const srv = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as import('node:net').AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     // Its own process group, as a terminal gives a foreground command.
     const child = spawn('npm', ['start'], {
       env: { ...process.env, ...fleet.env, HTTP_PORT: String(port), LOG_LEVEL: 'info' },
