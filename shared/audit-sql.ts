@@ -77,7 +77,7 @@ function activeJson(runs: Run[], ids: number[]): string {
 }
 
 function finishedJson(runs: Run[]): string {
-  return `[${runs.map((r) => `{"id":${r.rowId},"s":"${r.state}","st":${r.startedAt},"fi":${r.finishedAt},"r":${json(r.result)},"er":${r.error ? str(r.error.slice(0, 8_000)) : 'null'},"d":${json(r.detail)}}`).join(',')}]`;
+  return `[${runs.map((r) => `{"id":${r.rowId},"s":"${r.state}","st":${r.startedAt},"fi":${r.finishedAt},"r":${json(r.result)},"er":${JSON.stringify(errorText(r.error))},"d":${json(r.detail)}}`).join(',')}]`;
 }
 
 const CLOSE_STALE = `

@@ -9,19 +9,22 @@ export function maskUrlCredentials(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):([^@\s]+)@/gi, '$1:***@');
 }
 
-/** Deep copy of a JSON-like value with secret-named keys replaced and URL credentials masked. */
+const isSecretKey = (key: string) => SECRET_KEY.test(key.replace(/[-_]/g, ''));
+
+/**
+ * Deep copy of a JSON-like value with secret-named keys replaced and URL credentials masked;
+ * its text is storable in PostgreSQL (NUL and unpaired surrogates become U+FFFD), and values
+ * with toJSON (dates) become what JSON makes of them.
+ */
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 20) return '[too deep]';
-  if (typeof value === 'string') return maskUrlCredentials(value);
+  if (typeof value === 'string') return storableString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return redact(JSON.parse(JSON.stringify(value) ?? 'null'), depth);
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k.replace(/[-_]/g, '')) ? '[redacted]' : redact(v, depth + 1);
-    }
-    return out;
-  }
-  return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[storableString(k)] = isSecretKey(k) ? '[redacted]' : redact(v, depth + 1);
+  return out;
 }
 
 /**
@@ -45,7 +48,7 @@ export const LOG_REDACT_PATHS = [
 export function auditJson(value: unknown, maxBytes: number): string | null {
   if (value === undefined || value === null) return null;
   const budget = { left: maxBytes };
-  const json = isStorable(value, 0, budget) ? JSON.stringify(value) : budget.left >= 0 ? JSON.stringify(storable(value, 0)) : undefined;
+  const json = isStorable(value, 0, budget) ? JSON.stringify(value) : budget.left >= 0 ? JSON.stringify(redact(value)) : undefined;
   if (json === undefined) return budget.left >= 0 ? null : truncated(maxBytes - budget.left);
   return json.length > maxBytes ? truncated(json.length) : json;
 }
@@ -82,27 +85,13 @@ function isStorable(value: unknown, depth: number, budget: { left: number }): bo
     budget.left -= 26;
     return true;
   }
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false; // let storable() see what it becomes
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false; // let redact() see what it becomes
   budget.left -= 2;
   for (const k in value) {
     if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
     budget.left -= k.length + 4;
-    if (!storableText(k) || SECRET_KEY.test(k.replace(/[-_]/g, ''))) return false;
+    if (!storableText(k) || isSecretKey(k)) return false;
     if (!isStorable((value as Record<string, unknown>)[k], depth + 1, budget)) return false;
   }
   return true;
-}
-
-/** The storable copy of a value isStorable() refused (within its size budget). */
-function storable(value: unknown, depth: number): unknown {
-  if (depth > 20) return '[too deep]';
-  if (typeof value === 'string') return storableString(value);
-  if (value === null || typeof value !== 'object') return value;
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return storable(JSON.parse(JSON.stringify(value) ?? 'null'), depth);
-  if (Array.isArray(value)) return value.map((v) => storable(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    out[storableString(k)] = SECRET_KEY.test(k.replace(/[-_]/g, '')) ? '[redacted]' : storable(v, depth + 1);
-  }
-  return out;
 }
