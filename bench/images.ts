@@ -10,6 +10,7 @@ import path from 'node:path';
 import fs from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { QueueEvents } from 'bullmq';
 import { fromEnv } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createServices, type Services } from '../shared/services.ts';
@@ -19,7 +20,7 @@ import { startEmbeddedS3 } from '../shared/s3.ts';
 import { allJobs } from '../jobs/index.ts';
 import type { ImageMigrationResult } from '../jobs/image-migration/handler.ts';
 import { ensureCorpus } from './images/corpus.ts';
-import { deleteKeysWithPrefix } from '../shared/redis.ts';
+import { deleteKeysWithPrefix, workerConnection } from '../shared/redis.ts';
 import { serveFiles, freePort, runTs, peakRssMb, cpuSeconds, threadCpuSeconds, type FileServer } from './images/support.ts';
 import { row, fmt, type Bench } from './lib.ts';
 
@@ -40,7 +41,7 @@ async function rawPass(files: string[], parallel: number): Promise<Pass & { peak
 }
 
 /** Fresh rows each pass (new ids, new keys): a pass never finds the previous one's objects. */
-async function fleetPass(services: Services, images: FileServer, n: number, pass: number, workerPid: number): Promise<Pass & { result: ImageMigrationResult }> {
+async function fleetPass(services: Services, events: QueueEvents, images: FileServer, n: number, pass: number, workerPid: number): Promise<Pass & { result: ImageMigrationResult }> {
   const { rows } = await services.db.query<{ id: string }>(
     `INSERT INTO inventory (external_id, title, image_url)
      SELECT 'bench-' || $2 || '-' || i, 'Bench ' || i, u FROM unnest($1::text[]) WITH ORDINALITY AS x(u, i) ORDER BY i RETURNING id::text`,
@@ -51,11 +52,8 @@ async function fleetPass(services: Services, images: FileServer, n: number, pass
   const main0 = await threadCpuSeconds(workerPid, workerPid);
   const started = performance.now();
   const id = await services.producer.enqueue('image-migration', { table: 'inventory', ids: rows.map((r) => r.id) }, { enqueuedBy: 'bench' });
-  for (;;) {
-    const state = await (await queue.getJob(id))?.getState();
-    if (state === 'completed' || state === 'failed') break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  // Told by the queue's event stream, not by polling: this process shares the cores.
+  await (await queue.getJob(id))!.waitUntilFinished(events).catch(() => {});
   const seconds = (performance.now() - started) / 1000;
   const cpu = (await cpuSeconds(workerPid)) - cpu0;
   const here = process.cpuUsage(here0);
@@ -101,7 +99,10 @@ const bench: Bench = async ({ quick }) => {
   const config = fromEnv({ ...process.env, ...env });
   let services: Services | undefined;
   let worker: ReturnType<typeof spawn> | undefined;
+  const eventsRedis = workerConnection(config.redisUrl);
+  const events = new QueueEvents('image-migration', { connection: eventsRedis, prefix: config.queuePrefix });
   try {
+    await events.waitUntilReady();
     await ensureDatabase(dbUrl);
     await migrate(dbUrl);
     services = await createServices(config, allJobs, { log: createLogger('warn') });
@@ -118,7 +119,7 @@ const bench: Bench = async ({ quick }) => {
       log(`round ${round + 1}/${rounds}: raw sharp on ${n} files…`);
       raws.push(await rawPass(files, config.imageConcurrency));
       log(`round ${round + 1}/${rounds}: image-migration worker on ${n} rows…`);
-      fleets.push(await fleetPass(services, images, n, round, worker.pid!));
+      fleets.push(await fleetPass(services, events, images, n, round, worker.pid!));
     }
     const workerRss = await peakRssMb(worker.pid!);
     const best = <T extends Pass>(xs: T[]) => xs.reduce((a, b) => (b.rate > a.rate ? b : a));
@@ -140,6 +141,8 @@ const bench: Bench = async ({ quick }) => {
       worker.kill('SIGTERM');
       await new Promise((r) => worker!.once('exit', r));
     }
+    await events.close();
+    eventsRedis.disconnect();
     await services?.close();
     await deleteKeysWithPrefix(config.redisUrl, env.QUEUE_PREFIX!);
     await images.close();

@@ -2,17 +2,20 @@
 import http from 'node:http';
 import net from 'node:net';
 import fs from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { spawn } from 'node:child_process';
 
 export interface FileServer { url(i: number): string; close(): Promise<void> }
 
-/** Serves files[i] at /<i>.jpg from 127.0.0.1, reading from disk per request. */
+/** Serves files[i] at /<i>.jpg from 127.0.0.1, streamed from disk per request. */
 export function serveFiles(files: string[]): Promise<FileServer> {
   const server = http.createServer(async (req, res) => {
     const file = files[Number(/^\/(\d+)\.jpg$/.exec(req.url ?? '')?.[1] ?? -1)];
     if (!file) { res.writeHead(404).end(); return; }
-    const body = await fs.readFile(file);
-    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': body.length }).end(body);
+    const { size } = await fs.stat(file);
+    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': size });
+    // Streamed (as a CDN would): no per-request copy of the file on this process's heap.
+    createReadStream(file, { highWaterMark: 256 * 1024 }).pipe(res);
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => {
     const port = (server.address() as net.AddressInfo).port;
