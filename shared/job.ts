@@ -8,7 +8,12 @@ import type { Config } from './config.ts';
 
 /** What a handler gets: everything it may touch, bound to this one job. */
 export interface JobContext {
-  job: { id: string; queue: string; attempt: number; enqueuedBy: string; timestamp: number };
+  /**
+   * firstRun: this is attempt 1 and no earlier worker started it (a job that stalls or loses
+   * its lock is started again under the same attempt). Work a previous run may have left
+   * half done can only exist when it is false.
+   */
+  job: { id: string; queue: string; attempt: number; enqueuedBy: string; timestamp: number; firstRun: boolean };
   log: Logger;
   db: Pool;
   s3: S3Client;

@@ -32,7 +32,10 @@ export class RunContext implements JobContext {
   }
 
   get job(): JobContext['job'] {
-    return { id: this.bullJob.id!, queue: this.queue, attempt: this.attempt, enqueuedBy: this.enqueuedBy, timestamp: this.bullJob.timestamp };
+    return {
+      id: this.bullJob.id!, queue: this.queue, attempt: this.attempt, enqueuedBy: this.enqueuedBy, timestamp: this.bullJob.timestamp,
+      firstRun: this.attempt === 1 && this.bullJob.attemptsStarted <= 1,
+    };
   }
 
   /** Fields every line about this attempt carries. */

@@ -17,6 +17,7 @@ const slow = defineJob({
   options: { attempts: 3, backoff: { type: 'fixed', delay: 100 } },
   concurrency: 10,
   handler: async (payload, ctx) => {
+    await ctx.db.query('INSERT INTO host_starts (job_id, attempt, first_run) VALUES ($1, $2, $3)', [ctx.job.id, ctx.job.attempt, ctx.job.firstRun]);
     if (payload.fail === 'permanent') throw new PermanentJobError('this input can never work');
     if (payload.fail === 'transient') throw new Error('flaky dependency');
     await new Promise<void>((resolve, reject) => {
@@ -36,8 +37,15 @@ beforeAll(async () => {
   // Services whose registry knows the test job, on the file's database and prefix.
   services = await createServices(fleet.config, [...allJobs, slow as AnyJob], { log: createLogger('silent'), buckets: false });
   await fleet.db.query('CREATE TABLE host_effects (job_id text PRIMARY KEY, at timestamptz DEFAULT now())');
+  await fleet.db.query('CREATE TABLE host_starts (id serial PRIMARY KEY, job_id text, attempt int, first_run boolean)');
   return () => services.close();
 });
+
+/** [attempt, ctx.job.firstRun] of each time the handler started the job. */
+async function startsOf(id: string): Promise<[number, boolean][]> {
+  const { rows } = await fleet.db.query('SELECT attempt, first_run FROM host_starts WHERE job_id = $1 ORDER BY id', [id]);
+  return rows.map((r) => [r.attempt, r.first_run]);
+}
 
 async function stateOf(id: string) {
   const job = await services.producer.queue('test-slow').getJob(id);
@@ -73,6 +81,8 @@ describe('worker host', () => {
     // One row per run: the interrupted run says so, the second one completed (same attempt).
     expect(audit.rows.map((r) => [r.attempt, r.state])).toEqual([[1, 'retrying'], [1, 'completed']]);
     expect(audit.rows[0].error).toMatch(/interrupted by shutdown/);
+    // The handler can tell the second run may find the first one's work half done.
+    expect(await startsOf(id)).toEqual([[1, true], [1, false]]);
   });
 
   it('fails an invalid payload at once, naming the field, without retries', async () => {
@@ -98,6 +108,7 @@ describe('worker host', () => {
       const permanent = await services.producer.enqueue('test-slow', { ms: 0, fail: 'permanent' });
       await waitFor(async () => (await stateOf(transient))?.state === 'failed' && (await stateOf(permanent))?.state === 'failed', { what: 'both failed' });
       expect((await stateOf(transient))?.attemptsMade).toBe(3);
+      expect(await startsOf(transient)).toEqual([[1, true], [2, false], [3, false]]);
       expect((await stateOf(permanent))?.attemptsMade).toBe(1);
       await host.close();
       const { rows } = await fleet.db.query(
