@@ -62,6 +62,7 @@ export async function migrateImages(p: ImageMigrationPayload, ctx: JobContext): 
 
     const deps: UnitDeps = {
       s3: ctx.s3, bucket: config.imageBucket, dryRun: p.dryRun, signal, cpu: new Slots(config.imageConcurrency),
+      lookFirst: p.force || !ctx.job.firstRun,
       policy: {
         hosts: config.imageSourceHosts, allowPrivateNetworks: config.imageAllowPrivateNetworks,
         allowAddresses: config.imageAllowAddresses, timeoutMs: config.imageDownloadTimeoutMs, userAgent: 'stockroom-fleet/image-migration',

@@ -18,6 +18,13 @@ export interface UnitDeps {
   bucket: string;
   policy: Omit<DownloadPolicy, 'maxBytes'>;
   dryRun: boolean;
+  /**
+   * Ask the bucket what is stored before decoding: only when a run may have been here before
+   * (a retried or restarted attempt, a forced re-run). A first run over rows never migrated
+   * finds nothing there, so it skips that request; should an object exist all the same (a
+   * job that died and was given up), its content-addressed key gets the same bytes again.
+   */
+  lookFirst: boolean;
   signal: AbortSignal;
   /** Decoding and encoding slots: as many as cores, while more images download and upload. */
   cpu: Slots;
@@ -40,7 +47,7 @@ export async function migrateOne(c: Candidate & { source: string }, deps: UnitDe
 
     // Content-addressed: when every variant of these exact bytes is stored, a re-run (or a
     // retry after a crash) neither decodes nor uploads anything.
-    const existing = deps.dryRun ? new Map<string, number>() : await existingObjects(deps.s3, deps.bucket, imagePrefix(c.table, c.id, dl.sha256), deps.signal);
+    const existing = deps.dryRun || !deps.lookFirst ? new Map<string, number>() : await existingObjects(deps.s3, deps.bucket, imagePrefix(c.table, c.id, dl.sha256), deps.signal);
     if (keys.every((k) => existing.has(k))) {
       const bytesOut = keys.reduce((n, k) => n + (existing.get(k) ?? 0), 0);
       return { kind: 'migrated', canonicalKey, sha256: dl.sha256, bytesIn, bytesOut, uploaded: 0, reused: keys.length };

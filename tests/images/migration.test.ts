@@ -125,6 +125,22 @@ describe('image-migration', () => {
     expect((await listObjects(fleet)).map((o) => o.key)).toEqual(before.map((o) => o.key));
   });
 
+  it('a first run uploads without asking the bucket first; a forced re-run reuses what is stored (a restarted one: crash.test.ts)', async () => {
+    srv.route('/first-run', { body: files.small! });
+    const [id] = await insertInventory(fleet, [{ image_url: srv.url('/first-run') }]);
+    const keys = keysOf(id!, sha256(files.small!), 'jpg');
+    // A job that died after uploading and was given up left objects under the very keys.
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    for (const Key of keys) await fleet.services.s3.send(new PutObjectCommand({ Bucket: fleet.config.imageBucket, Key, Body: 'left by a dead job' }));
+    const first = await migrate({ table: 'inventory', ids: [id!] });
+    expect(first).toMatchObject({ migrated: 1, uploaded: 4, reused: 0 });
+    // Overwritten with the real renderings, under the same content-addressed keys.
+    expect((await sharp(await getObject(fleet, keys[0]!)).metadata()).width).toBe(200);
+    expect((await listObjects(fleet)).filter((o) => o.key.startsWith(`inventory/${id}/`)).map((o) => o.key)).toEqual(keys);
+    const forced = await migrate({ table: 'inventory', ids: [id!], force: true });
+    expect(forced).toMatchObject({ migrated: 1, uploaded: 0, reused: 4 });
+  });
+
   it('dry run downloads and checks but writes nothing', async () => {
     srv.route('/dry-ok', { body: files.photo! });
     srv.route('/dry-bad', { body: corpus.textFile });
