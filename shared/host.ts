@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Worker, WaitingError, UnrecoverableError, type Job } from 'bullmq';
 import type { Services } from './services.ts';
 import type { AnyJob, JobEnvelope } from './job.ts';
@@ -9,6 +10,9 @@ import { workerConnection } from './redis.ts';
 import { closeAll } from './shutdown.ts';
 import { errorMessage } from './errors.ts';
 import { CompletionLog } from './completion-log.ts';
+
+/** Abort listeners one signal may carry before Node warns of a leak. */
+const SIGNAL_LISTENERS = 1_000;
 
 export interface Host {
   readonly queues: string[];
@@ -34,6 +38,9 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
   const { log, config } = services;
   const audit = new AuditWriter(services.db, log);
   const shutdown = new AbortController();
+  // Every running job's requests listen on this one signal (an image batch alone has dozens
+  // in flight); Node's default of 10 would warn of a leak that is not there.
+  setMaxListeners(SIGNAL_LISTENERS, shutdown.signal);
   let shuttingDown = false;
 
   // Per queue: jobs running in this host, and whether the queue had nothing left to give.
@@ -64,6 +71,7 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
       queue.drained = false;
       // AbortSignal.any is slow on Node 20; only combine when the job has its own time limit.
       const signal = def.timeoutMs ? AbortSignal.any([shutdown.signal, AbortSignal.timeout(def.timeoutMs)]) : shutdown.signal;
+      if (signal !== shutdown.signal) setMaxListeners(SIGNAL_LISTENERS, signal);
       const ctx = new RunContext(services, job, def.name, attempt, envelope.enqueuedBy, signal);
       try {
         const payload = validatePayload(def, envelope.payload);
