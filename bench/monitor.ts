@@ -43,6 +43,9 @@ async function seed(db: pg.Client, rows: number): Promise<void> {
     SELECT q, g::text, 1, q, 'schedule:' || q, CASE WHEN g % 20 = 0 THEN 'failed' ELSE 'completed' END::job_run_state,
            now() - g * interval '1 minute', now() - g * interval '1 minute' + interval '2 seconds'
     FROM generate_series(1, 50000) g, unnest(ARRAY['mv-refresh', 'stock-alerts', 'backup-export', 'integrity-repair']) q`);
+  // What the audit flush keeps beside those runs (0090).
+  await db.query(`INSERT INTO job_queue_last_success (queue, finished_at)
+    SELECT queue, max(finished_at) FROM job_runs WHERE state = 'completed' GROUP BY queue`);
   await db.query(`INSERT INTO admin_users (name) SELECT 'admin-' || g FROM generate_series(1, 3) g`);
   await db.query(`
     INSERT INTO admin_security_events (kind, client_address, created_at)

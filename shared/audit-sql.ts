@@ -18,6 +18,8 @@ export interface RunBatch {
   done: Run[];
   /** Runs still going that get their 'active' row now. */
   active: Run[];
+  /** Queue → epoch ms its latest completed run in this batch finished. */
+  succeeded: Map<string, number>;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function writeRuns(db: Pool, batch: RunBatch): Promise<void> {
   }
   const restarted = done.concat(active).filter((r) => r.restarted && !r.staleClosed);
   const copyChunks = lines.length ? [...batch.copy.chunks, Buffer.from(lines.join(''))] : batch.copy.chunks;
-  const onlyCopy = restarted.length === 0 && active.length === 0 && known.length === 0;
+  const onlyCopy = restarted.length === 0 && active.length === 0 && known.length === 0 && batch.succeeded.size === 0;
   const client = await db.connect();
   let ids: number[] = [];
   try {
@@ -54,6 +56,11 @@ export async function writeRuns(db: Pool, batch: RunBatch): Promise<void> {
     }
     if (known.length) await client.query(UPDATE_FINISHED, [finishedJson(known)]);
     if (copyChunks.length) await copyIn(client, copyChunks);
+    if (batch.succeeded.size) {
+      // Last, so the row lock is held briefly; in name order, so two processes never deadlock.
+      const queues = [...batch.succeeded.keys()].sort();
+      await client.query(LAST_SUCCESS, [queues, queues.map((q) => batch.succeeded.get(q)!)]);
+    }
     if (!onlyCopy) await client.query('COMMIT');
   } catch (err) {
     if (!onlyCopy) await client.query('ROLLBACK').catch(() => {});
@@ -86,6 +93,11 @@ const CLOSE_STALE = `
   FROM json_to_recordset($1::json) AS t(q text, j text, a int, st float8)
   WHERE job_runs.state = 'active' AND job_runs.queue = t.q AND job_runs.job_id = t.j AND job_runs.attempt = t.a
     AND job_runs.started_at < to_timestamp(t.st / 1000)`;
+
+const LAST_SUCCESS = `
+  INSERT INTO job_queue_last_success AS s (queue, finished_at)
+  SELECT q, to_timestamp(ms / 1000) FROM unnest($1::text[], $2::float8[]) AS t(q, ms)
+  ON CONFLICT (queue) DO UPDATE SET finished_at = greatest(s.finished_at, excluded.finished_at)`;
 
 const NEXT_IDS = `SELECT nextval(pg_get_serial_sequence('job_runs', 'id'))::bigint AS id FROM generate_series(1, $1::int)`;
 

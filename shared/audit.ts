@@ -53,6 +53,8 @@ export class AuditWriter {
   private copy = new CopyChunks();
   /** Finished runs that need more than an insert (see RunBatch). */
   private done: Run[] = [];
+  /** Queue → when its latest completed run of this batch finished (job_queue_last_success). */
+  private succeeded = new Map<string, number>();
   /** Batches whose write failed, oldest first, for the next flush. */
   private failed: RunBatch[] = [];
   private failedRows = 0;
@@ -82,6 +84,7 @@ export class AuditWriter {
     run.error = outcome.error;
     run.detail = outcome.detail;
     this.inflight.delete(run);
+    if (state === 'completed' && !(this.succeeded.get(run.queue)! >= now)) this.succeeded.set(run.queue, now);
     if (run.activeWritten || run.restarted) this.done.push(run);
     else this.copy.add(copyLine(run));
     if (this.copy.rows + this.done.length >= this.maxBatch && now >= this.backoffUntil) void this.flush(false);
@@ -112,8 +115,9 @@ export class AuditWriter {
     }
     // Runs too young for an 'active' row keep the timer alive so theirs is written in time.
     if (young > 0) this.timer = setTimeout(this.onTimer, this.intervalMs);
-    const fresh = this.copy.empty && this.done.length === 0 && active.length === 0 ? [] : [{ copy: this.copy.take(), done: this.done, active }];
+    const fresh = this.copy.empty && this.done.length === 0 && active.length === 0 ? [] : [{ copy: this.copy.take(), done: this.done, active, succeeded: this.succeeded }];
     this.done = [];
+    if (fresh.length) this.succeeded = new Map();
     if (fresh.length === 0 && this.failed.length === 0) return this.flushing;
     this.flushing = this.flushing.then(() => this.write(fresh));
     return this.flushing;

@@ -41,6 +41,24 @@ describe('job_runs audit writer', () => {
     expect(await rowsOf(start.jobId)).toMatchObject([{ attempt: 1, state: 'completed', payload: { n: seq }, result: { ok: true }, detail: { rows: 3 }, duration_ms: 42 }]);
   });
 
+  it('moves each queue\'s last success forward with its completed runs only, never back', async () => {
+    const lastSuccess = async () => Object.fromEntries((await db.query(
+      `SELECT queue, (extract(epoch FROM finished_at) * 1000)::bigint::int8 AS ms FROM job_queue_last_success WHERE queue LIKE 'ls-%'`)).rows
+      .map((r) => [r.queue, Number(r.ms)]));
+    const audit = new AuditWriter(db, log, 20);
+    const t = 1_700_000_000_000;
+    audit.finish(audit.start(t, runOf({ queue: 'ls-a' })), t + 500, 'completed', {});
+    audit.finish(audit.start(t, runOf({ queue: 'ls-a' })), t + 300, 'completed', {});
+    audit.finish(audit.start(t, runOf({ queue: 'ls-b' })), t + 900, 'failed', { error: 'no' });
+    await audit.flush();
+    expect(await lastSuccess()).toEqual({ 'ls-a': t + 500 });
+    // A later batch whose completed run finished earlier (another process, a slow clock) keeps the later time.
+    audit.finish(audit.start(t, runOf({ queue: 'ls-a' })), t + 100, 'completed', {});
+    audit.finish(audit.start(t, runOf({ queue: 'ls-b' })), t + 700, 'completed', {});
+    await audit.close();
+    expect(await lastSuccess()).toEqual({ 'ls-a': t + 500, 'ls-b': t + 700 });
+  });
+
   it("shows a long run as 'active' while it runs, then turns that same row into its end", async () => {
     const audit = new AuditWriter(db, log, 30);
     const start = runOf();

@@ -22,7 +22,7 @@ export interface DbSnapshot {
 
 // One statement, one round trip. Each subquery is an index lookup or a small aggregate:
 // - the inventory counts use the partial index on status <> 'in_stock' (0001);
-// - the last success per queue walks job_runs_queue_state_idx backwards, one row per queue;
+// - the last success per queue is one row per queue in job_queue_last_success (0090);
 // - the latest backup uses backups_status_started_idx.
 // Connections count the whole server (max_connections is per server); the longest query
 // looks at the fleet's database only, and leaves out pg_dump/pg_restore: the nightly
@@ -46,9 +46,7 @@ SELECT
   (SELECT count(*) FROM admin_users WHERE is_active) AS admin_users,
   (SELECT coalesce(json_object_agg(q.queue, coalesce(extract(epoch FROM last.finished_at), 0)), '{}'::json)
      FROM unnest($1::text[]) AS q(queue)
-     LEFT JOIN LATERAL (SELECT r.finished_at FROM job_runs r
-                         WHERE r.queue = q.queue AND r.state = 'completed'
-                         ORDER BY r.started_at DESC LIMIT 1) last ON true) AS last_success,
+     LEFT JOIN job_queue_last_success last ON last.queue = q.queue) AS last_success,
   (SELECT json_build_object('finished', extract(epoch FROM b.finished_at), 'bytes', b.bytes)
      FROM backups b WHERE b.status = 'completed' ORDER BY b.started_at DESC LIMIT 1) AS last_backup,
   -- A drill that recorded {"ok": false} did not verify anything.
