@@ -133,7 +133,7 @@ const bench: Bench = async ({ quick }) => {
       { label: `raw sharp loop, ${config.imageConcurrency} in flight`, rate: raw.rate, unit: 'images/s', peakRssMb: raw.peakRssMb },
       0.85,
       [`${n} images per pass, best of ${rounds} alternating round(s): fleet ${fleets.map((f) => fmt(f.rate)).join('/')} images/s, raw ${raws.map((r) => fmt(r.rate)).join('/')} images/s; sharp.concurrency ${raw.sharpConcurrency} (MALLOC_ARENA_MAX=2)`,
-        `fleet pass includes HTTP download, magic-byte/header checks, sha256, S3 list+upload (${fleet.result.uploaded} objects to s3rver on this machine) and row updates`,
+        `fleet pass includes HTTP download, magic-byte/header checks, sha256, S3 uploads (${fleet.result.uploaded} objects to s3rver on this machine; no listing on a first run) and row updates`,
         `CPU per image: worker ${fleet.cpuPerImage.toFixed(3)} s (its JS thread ${(fleet.mainThreadCpuPerImage ?? 0).toFixed(3)} s), raw loop ${raw.cpuPerImage.toFixed(3)} s; beside the worker, this process (s3rver and the source file server) ${(fleet.serversCpuPerImage ?? 0).toFixed(3)} s; peak RSS worker ${Math.round(workerRss)} MB, raw loop ${Math.round(raw.peakRssMb)} MB`,
         `bytes: source JPEGs ${mb(sourceBytes / n)} avg; image_url (1280 WebP) ${mb(perImage)} avg = ${(100 * (1 - perImage / (sourceBytes / n))).toFixed(1)}% saved per view; all 4 variants ${mb(fleet.bytesOut / n)} avg per image (raw loop ${mb(raw.bytesOut / n)})`])];
   } finally {
