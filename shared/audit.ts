@@ -84,7 +84,7 @@ export class AuditWriter {
     run.error = outcome.error;
     run.detail = outcome.detail;
     this.inflight.delete(run);
-    if (state === 'completed' && !(this.succeeded.get(run.queue)! >= now)) this.succeeded.set(run.queue, now);
+    if (state === 'completed' && (this.succeeded.get(run.queue) ?? -Infinity) < now) this.succeeded.set(run.queue, now);
     if (run.activeWritten || run.restarted) this.done.push(run);
     else this.copy.add(copyLine(run));
     if (this.copy.rows + this.done.length >= this.maxBatch && now >= this.backoffUntil) void this.flush(false);

@@ -61,10 +61,11 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
     return async (job: Job, token?: string): Promise<unknown> => {
       const envelope = envelopeOf(job.data);
       const attempt = job.attemptsMade + 1;
+      // Started before under this attempt: the worker running it stalled or lost its lock.
+      const restarted = job.attemptsStarted > attempt;
       const t0 = Date.now();
       const run = audit.start(t0, {
-        queue: def.name, jobId: job.id!, attempt, name: job.name, payload: envelope.payload, enqueuedBy: envelope.enqueuedBy,
-        restarted: job.attemptsStarted > attempt,
+        queue: def.name, jobId: job.id!, attempt, name: job.name, payload: envelope.payload, enqueuedBy: envelope.enqueuedBy, restarted,
       });
       stats.active++;
       queue.running++;
@@ -72,7 +73,7 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
       // AbortSignal.any is slow on Node 20; only combine when the job has its own time limit.
       const signal = def.timeoutMs ? AbortSignal.any([shutdown.signal, AbortSignal.timeout(def.timeoutMs)]) : shutdown.signal;
       if (signal !== shutdown.signal) setMaxListeners(SIGNAL_LISTENERS, signal);
-      const ctx = new RunContext(services, job, def.name, attempt, envelope.enqueuedBy, signal);
+      const ctx = new RunContext(services, job, def.name, attempt, restarted, envelope.enqueuedBy, signal);
       try {
         const payload = validatePayload(def, envelope.payload);
         const result = await def.handler(payload, ctx);

@@ -22,6 +22,7 @@ export class RunContext implements JobContext {
     private readonly bullJob: Job,
     private readonly queue: string,
     readonly attempt: number,
+    private readonly restarted: boolean,
     readonly enqueuedBy: string,
     readonly signal: AbortSignal,
   ) {
@@ -34,7 +35,7 @@ export class RunContext implements JobContext {
   get job(): JobContext['job'] {
     return {
       id: this.bullJob.id!, queue: this.queue, attempt: this.attempt, enqueuedBy: this.enqueuedBy, timestamp: this.bullJob.timestamp,
-      firstRun: this.attempt === 1 && this.bullJob.attemptsStarted <= 1,
+      firstRun: this.attempt === 1 && !this.restarted,
     };
   }
 
