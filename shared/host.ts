@@ -34,27 +34,33 @@ function envelopeOf(data: unknown): JobEnvelope {
  * Runs job definitions as BullMQ workers: validates payloads, gives each handler its
  * context, and records every attempt in logs, metrics and job_runs.
  */
-export async function startHost(services: Services, jobs: readonly AnyJob[]): Promise<Host> {
+export interface HostOptions {
+  /** How long finished runs may wait for their job_runs write (AuditWriter); tests lengthen it. */
+  auditIntervalMs?: number;
+}
+
+export async function startHost(services: Services, jobs: readonly AnyJob[], opts: HostOptions = {}): Promise<Host> {
   const { log, config } = services;
-  const audit = new AuditWriter(services.db, log);
+  const audit = new AuditWriter(services.db, log, opts.auditIntervalMs);
   const shutdown = new AbortController();
   // Every running job's requests listen on this one signal (an image batch alone has dozens
   // in flight); Node's default of 10 would warn of a leak that is not there.
   setMaxListeners(SIGNAL_LISTENERS, shutdown.signal);
   let shuttingDown = false;
 
-  // Per queue: jobs running in this host, and whether the queue had nothing left to give.
-  const idle = new Map<string, { running: number; drained: boolean }>();
-  // The last job of a burst: write the audit rows now rather than at the next interval.
+  // Per queue: jobs running in this host, and when (epoch ms) the queue last had nothing left
+  // to give, 0 while it has. Once such a queue's last running job ends, its burst is over:
+  // the audit rows are written then rather than at the next interval.
+  const idle = new Map<string, { running: number; drainedAt: number }>();
   const drained = (queue: string) => {
     const q = idle.get(queue)!;
-    q.drained = true;
+    q.drainedAt = Date.now();
     if (q.running === 0) void audit.flush(false);
   };
 
   const processorFor = (def: AnyJob) => {
     const stats = queueStats(def.name);
-    const queue = { running: 0, drained: false };
+    const queue = { running: 0, drainedAt: 0 };
     idle.set(def.name, queue);
     const defaultAttempts = jobOptions(def).attempts ?? 1;
     const completions = new CompletionLog(log, def.name);
@@ -69,7 +75,11 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
       });
       stats.active++;
       queue.running++;
-      queue.drained = false;
+      // BullMQ says 'drained' as soon as a fetch comes back empty, while jobs it fetched
+      // before may not have started yet; those were created before that moment. Only a job
+      // created since means the queue is busy again. (A producer's clock running ahead
+      // merely leaves the rows to the interval.)
+      if (queue.drainedAt && job.timestamp >= queue.drainedAt) queue.drainedAt = 0;
       // AbortSignal.any is slow on Node 20; only combine when the job has its own time limit.
       const signal = def.timeoutMs ? AbortSignal.any([shutdown.signal, AbortSignal.timeout(def.timeoutMs)]) : shutdown.signal;
       if (signal !== shutdown.signal) setMaxListeners(SIGNAL_LISTENERS, signal);
@@ -103,7 +113,7 @@ export async function startHost(services: Services, jobs: readonly AnyJob[]): Pr
       } finally {
         stats.observeDuration((run.finishedAt || Date.now()) - t0);
         stats.active--;
-        if (--queue.running === 0 && queue.drained) void audit.flush(false);
+        if (--queue.running === 0 && queue.drainedAt) void audit.flush(false);
       }
     };
   };

@@ -122,6 +122,20 @@ describe('worker host', () => {
     }
   });
 
+  it("writes a burst's audit rows as soon as its last job ends, not at the next interval", async () => {
+    const queue = services.producer.queue('test-slow');
+    const jobs = await queue.addBulk(Array.from({ length: 300 }, () => ({ name: 'test-slow', data: { payload: { ms: 0 }, enqueuedBy: 'test' } })));
+    // An interval far longer than the wait below: only the end of the burst can write the rows.
+    const host = await startHost(services, [slow as AnyJob], { auditIntervalMs: 120_000 });
+    try {
+      await waitFor(async () => ((await queue.getJobCounts('completed')).completed ?? 0) >= 300, { what: 'burst completed' });
+      const rows = async () => (await fleet.db.query(`SELECT count(*)::int AS n FROM job_runs WHERE queue = 'test-slow' AND job_id = ANY($1)`, [jobs.map((j) => j.id)])).rows[0]!.n;
+      await waitFor(async () => (await rows()) === 300, { what: 'all 300 audit rows', timeoutMs: 5_000 });
+    } finally {
+      await host.close();
+    }
+  });
+
   it('redacts secrets in the audited payload', async () => {
     const host = await startHost(services, [slow as AnyJob]);
     try {
