@@ -130,21 +130,29 @@ function isEmptyObject(value: unknown): boolean {
   return true;
 }
 
-let lastMs = -1;
-let lastIso = '';
-/** Runs of a batch finish within the same millisecond by the hundred: convert each once. */
-function isoOf(ms: number): string {
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
-  }
-  return lastIso;
+/**
+ * Epoch milliseconds as ISO text, remembering the last conversion: runs of a batch start
+ * and finish within the same millisecond by the dozen, so each is converted about once.
+ * One per column: a run's start and end differ, and would evict each other from one.
+ */
+function isoClock(): (ms: number) => string {
+  let lastMs = -1;
+  let lastIso = '';
+  return (ms) => {
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastIso = new Date(ms).toISOString();
+    }
+    return lastIso;
+  };
 }
+const startedIso = isoClock();
+const finishedIso = isoClock();
 
 /** The COPY line of a finished run (COPY above names the columns in this order). */
 export function copyLine(r: Run): string {
   const queue = copyText(r.queue);
-  return `${queue}\t${copyText(r.jobId)}\t${r.attempt}\t${r.name === r.queue ? queue : copyText(r.name)}\t${copyJson(r.payload)}\t${copyText(r.enqueuedBy)}\t${r.state}\t${isoOf(r.startedAt)}\t${isoOf(r.finishedAt)}\t${Math.round(r.finishedAt - r.startedAt)}\t${copyJson(r.result)}\t${copyText(errorText(r.error))}\t${copyJson(r.detail)}\n`;
+  return `${queue}\t${copyText(r.jobId)}\t${r.attempt}\t${r.name === r.queue ? queue : copyText(r.name)}\t${copyJson(r.payload)}\t${copyText(r.enqueuedBy)}\t${r.state}\t${startedIso(r.startedAt)}\t${finishedIso(r.finishedAt)}\t${Math.round(r.finishedAt - r.startedAt)}\t${copyJson(r.result)}\t${copyText(errorText(r.error))}\t${copyJson(r.detail)}\n`;
 }
 
 async function copyIn(client: PoolClient, chunks: Buffer[]): Promise<void> {

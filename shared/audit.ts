@@ -60,6 +60,10 @@ export class AuditWriter {
   private failedRows = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Writes under way (queued or running). */
+  private writing = 0;
+  /** An early flush was asked for during a write: it happens when the write ends, with all that came in meanwhile. */
+  private deferred = false;
   /** After a failed write, no early flushes until then: a database outage must not become a retry storm. */
   private backoffUntil = 0;
 
@@ -87,6 +91,7 @@ export class AuditWriter {
     if (state === 'completed' && (this.succeeded.get(run.queue) ?? -Infinity) < now) this.succeeded.set(run.queue, now);
     if (run.activeWritten || run.restarted) this.done.push(run);
     else this.copy.add(copyLine(run));
+    if (this.copy.rows + this.done.length > MAX_PENDING) this.dropBuffered();
     if (this.copy.rows + this.done.length >= this.maxBatch && now >= this.backoffUntil) void this.flush(false);
     else this.timer ??= setTimeout(this.onTimer, this.intervalMs);
   }
@@ -99,8 +104,16 @@ export class AuditWriter {
   /**
    * Writes every finished run, and an 'active' row for runs that have been going for a flush
    * interval (for all of them when `everyActive`); writes happen one after another.
+   *
+   * An early flush (`everyActive` false: a full buffer, a burst's end, the interval) asked
+   * for while a write is under way waits for it and then takes everything that came in
+   * meanwhile: one transaction for many runs instead of one each (group commit).
    */
   flush(everyActive = true): Promise<void> {
+    if (!everyActive && this.writing > 0) {
+      this.deferred = true;
+      return this.flushing;
+    }
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const since = Date.now() - this.intervalMs;
@@ -119,7 +132,14 @@ export class AuditWriter {
     this.done = [];
     if (fresh.length) this.succeeded = new Map();
     if (fresh.length === 0 && this.failed.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(() => this.write(fresh));
+    this.writing++;
+    this.flushing = this.flushing.then(() => this.write(fresh)).finally(() => {
+      if (--this.writing > 0 || !this.deferred) return;
+      this.deferred = false;
+      // After a failed write the retry timer decides when to try again.
+      if (Date.now() >= this.backoffUntil) void this.flush(false);
+      else this.timer ??= setTimeout(this.onTimer, this.backoffUntil - Date.now());
+    });
     return this.flushing;
   }
 
@@ -148,6 +168,14 @@ export class AuditWriter {
         return;
       }
     }
+  }
+
+  /** A write has hung for so long that MAX_PENDING runs wait behind it: drop them, loudly, rather than grow forever. */
+  private dropBuffered(): void {
+    const rows = this.copy.rows + this.done.length;
+    this.copy.take();
+    this.done = [];
+    this.log.error({ rows }, 'job_runs audit rows dropped: a write to the database has not finished and too many rows wait behind it');
   }
 
   private keepForRetry(err: unknown, batches: RunBatch[]): void {

@@ -152,4 +152,52 @@ describe('job_runs audit writer', () => {
       await db.query(`ALTER TABLE job_runs DROP CONSTRAINT no_poison`);
     }
   });
+
+  // A second connection holds job_runs locked, so the writer's COPY waits, as behind a slow database.
+  async function withTableLocked<T>(during: () => T | Promise<T>): Promise<T> {
+    const locker = await db.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE job_runs IN ACCESS EXCLUSIVE MODE');
+    try {
+      return await during();
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+  }
+
+  it('gathers the runs that finish during a write into one transaction, not one each', async () => {
+    const audit = new AuditWriter(db, log, 60_000);
+    const queue = `gc-${seq}`;
+    await withTableLocked(async () => {
+      audit.finish(audit.start(1, runOf({ queue })), 2, 'completed', {});
+      void audit.flush(false);
+      await sleep(50); // the first COPY now waits for the lock
+      for (let i = 0; i < 50; i++) {
+        audit.finish(audit.start(3, runOf({ queue })), 4, 'completed', {});
+        void audit.flush(false); // what the host does at every burst's end
+      }
+    });
+    await audit.close();
+    const { rows } = await db.query(`SELECT count(*)::int AS n, count(DISTINCT xmin::text)::int AS transactions FROM job_runs WHERE queue = $1`, [queue]);
+    expect(rows[0]).toEqual({ n: 51, transactions: 2 });
+  });
+
+  it('drops, loudly, what piles up behind a write that does not finish instead of growing without bound', async () => {
+    const audit = new AuditWriter(db, log, 60_000);
+    const queue = `pile-${seq}`;
+    const before = lines.length;
+    await withTableLocked(async () => {
+      audit.finish(audit.start(1, runOf({ queue })), 2, 'completed', {});
+      void audit.flush(false);
+      await sleep(50);
+      for (let i = 0; i < 50_001; i++) audit.finish(audit.start(3, runOf({ queue, payload: {} })), 4, 'completed', {});
+      expect(lines.slice(before).some((l) => l.includes('a write to the database has not finished and too many rows wait behind it'))).toBe(true);
+      audit.finish(audit.start(5, runOf({ queue })), 6, 'completed', {});
+    });
+    await audit.close();
+    // The first run (written before the pile-up) and the one after the drop are kept.
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM job_runs WHERE queue = $1`, [queue]);
+    expect(rows[0].n).toBe(2);
+  });
 });
