@@ -107,7 +107,8 @@ export class AuditWriter {
    *
    * An early flush (`everyActive` false: a full buffer, a burst's end, the interval) asked
    * for while a write is under way waits for it and then takes everything that came in
-   * meanwhile: one transaction for many runs instead of one each (group commit).
+   * meanwhile: one transaction for many runs instead of one each (group commit). Its
+   * promise is then the write under way's; `flush()` and close() wait for every row.
    */
   flush(everyActive = true): Promise<void> {
     if (!everyActive && this.writing > 0) {
