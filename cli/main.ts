@@ -3,6 +3,7 @@ import { PayloadError } from '../shared/errors.ts';
 import { UnknownJobError, quoteName } from '../shared/queues.ts';
 import { maskUrlCredentials } from '../shared/redact.ts';
 import { loadDotEnv } from '../shared/dotenv.ts';
+import { RemoteError } from './remote.ts';
 import { UsageError, type Command, type Io } from './command.ts';
 import { commands } from './commands/index.ts';
 
@@ -46,7 +47,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       io.err(`fleet ${name}: ${maskUrlCredentials(err.message)}\nRun "fleet ${name} --help" for usage.`);
       return 2;
     }
-    if (err instanceof ConfigError || err instanceof PayloadError || err instanceof UnknownJobError) {
+    // The same mistakes sent to a fleet over --remote come back as the API's refusals.
+    if (err instanceof ConfigError || err instanceof PayloadError || err instanceof UnknownJobError || (err instanceof RemoteError && REFUSED_INPUT.has(err.code))) {
       io.err(`fleet ${name}: ${maskUrlCredentials(err.message)}`);
       return 2;
     }
@@ -54,6 +56,9 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     return 1;
   }
 }
+
+/** Admin API error codes for input the fleet refused without doing anything: exit 2, as locally. */
+const REFUSED_INPUT = new Set(['invalid_payload', 'unknown_job', 'invalid_request', 'invalid_json', 'payload_too_large']);
 
 /** The process entry (bin/fleet.js): real stdio and environment. */
 export function main(argv = process.argv.slice(2)): Promise<number> {

@@ -87,9 +87,14 @@ describe('fleet --remote', () => {
     const { rows } = await fleet.db.query(`SELECT DISTINCT enqueued_by FROM job_runs WHERE enqueued_by LIKE 'admin:%'`);
     expect(rows).toEqual([{ enqueued_by: 'admin:frank' }]);
 
+    // Refused input exits 2 over the API as it does locally; nothing was enqueued.
     const invalid = await cli(['enqueue', 'mv-refresh', '--data', '{"views":"all"}', '--remote', remote, '--token', token]);
-    expect(invalid.code).toBe(1);
+    expect(invalid.code).toBe(2);
     expect(invalid.err).toMatch(/Invalid payload for mv-refresh: views: .*\n\s+- payload.views: /);
+    expect((await cli(['enqueue', 'mv-refresh', '--data', '{"views":"all"}'])).code).toBe(2);
+    const unknownJob = await cli(['enqueue', 'no-such-job', '--remote', remote, '--token', token]);
+    expect(unknownJob.code).toBe(2);
+    expect(unknownJob.err).toMatch(/no-such-job/);
     const noWait = await cli(['enqueue', 'mv-refresh', '--remote', remote, '--token', token]);
     expect(JSON.parse(noWait.out)).toEqual({ job: 'mv-refresh', id: expect.any(String) });
   });
