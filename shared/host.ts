@@ -30,15 +30,15 @@ function envelopeOf(data: unknown): JobEnvelope {
   return { payload: data, enqueuedBy: 'unknown' };
 }
 
-/**
- * Runs job definitions as BullMQ workers: validates payloads, gives each handler its
- * context, and records every attempt in logs, metrics and job_runs.
- */
 export interface HostOptions {
   /** How long finished runs may wait for their job_runs write (AuditWriter); tests lengthen it. */
   auditIntervalMs?: number;
 }
 
+/**
+ * Runs job definitions as BullMQ workers: validates payloads, gives each handler its
+ * context, and records every attempt in logs, metrics and job_runs.
+ */
 export async function startHost(services: Services, jobs: readonly AnyJob[], opts: HostOptions = {}): Promise<Host> {
   const { log, config } = services;
   const audit = new AuditWriter(services.db, log, opts.auditIntervalMs);
