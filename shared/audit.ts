@@ -91,8 +91,9 @@ export class AuditWriter {
     if (state === 'completed' && (this.succeeded.get(run.queue) ?? -Infinity) < now) this.succeeded.set(run.queue, now);
     if (run.activeWritten || run.restarted) this.done.push(run);
     else this.copy.add(copyLine(run));
-    if (this.copy.rows + this.done.length > MAX_PENDING) this.dropBuffered();
-    if (this.copy.rows + this.done.length >= this.maxBatch && now >= this.backoffUntil) void this.flush(false);
+    const buffered = this.copy.rows + this.done.length;
+    if (buffered > MAX_PENDING) this.dropBuffered();
+    else if (buffered >= this.maxBatch && now >= this.backoffUntil) void this.flush(false);
     else this.timer ??= setTimeout(this.onTimer, this.intervalMs);
   }
 
