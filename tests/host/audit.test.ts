@@ -116,18 +116,22 @@ describe('job_runs audit writer', () => {
     audit.finish(audit.start(t, start), t + 1_234, 'failed', { error: `boom ${odd}`, result: { odd }, detail: { list: [odd] } });
     const old = runOf({ queue: 'pre-2000' });
     audit.finish(audit.start(Date.UTC(1999, 11, 31, 23, 59, 59, 999), old), Date.UTC(2000, 0, 1, 0, 0, 0, 1), 'completed', {});
+    // Times are spliced from a cached second: whole seconds and two-digit milliseconds too.
+    const round = runOf();
+    audit.finish(audit.start(t - 123, round), t - 123 + 45, 'completed', {});
     await audit.close();
     const { rows } = await db.query(
       `SELECT job_id, name, enqueued_by, state::text, payload, result, detail, error, duration_ms,
               (extract(epoch FROM started_at) * 1000)::bigint::int8 AS st, (extract(epoch FROM finished_at) * 1000)::bigint::int8 AS fi
-       FROM job_runs WHERE job_id = ANY($1) ORDER BY id`, [[start.jobId, old.jobId]]);
+       FROM job_runs WHERE job_id = ANY($1) ORDER BY id`, [[start.jobId, old.jobId, round.jobId]]);
     expect(rows[0]).toEqual({
       job_id: `job ${odd}`, name: `name ${odd}`, enqueued_by: `admin:${odd}`, state: 'failed',
       payload: { odd, nested: [1, { x: null, y: 2.5 }], empty: {} }, result: { odd }, detail: { list: [odd] }, error: `boom ${odd}`,
       duration_ms: 1_234, st: t, fi: t + 1_234,
     });
-    expect(rows[1]).toMatchObject({ state: 'completed', payload: { n: seq }, result: null, duration_ms: 2,
+    expect(rows[1]).toMatchObject({ state: 'completed', payload: old.payload, result: null, duration_ms: 2,
       st: Date.UTC(1999, 11, 31, 23, 59, 59, 999), fi: Date.UTC(2000, 0, 1, 0, 0, 0, 1) });
+    expect(rows[2]).toMatchObject({ st: t - 123, fi: t - 78 });
   });
 
   it('stores a huge result as a size note instead', async () => {
