@@ -67,7 +67,13 @@ export class AuditWriter {
   /** After a failed write, no early flushes until then: a database outage must not become a retry storm. */
   private backoffUntil = 0;
 
-  constructor(private readonly db: Pool, private readonly log: Logger, private readonly intervalMs = 100, private readonly maxBatch = 2_000) {}
+  /**
+   * A flush every 250 ms or 5,000 rows: one transaction (and one WAL flush) per batch costs
+   * the host ~1.5 % of its throughput less than one every 100 ms or 2,000 rows (bench/queue.ts,
+   * 10 alternating rounds: 0.92 against 0.91 of raw BullMQ), while rows still show up well
+   * within a second. A burst's last rows are written when it ends, not at the interval.
+   */
+  constructor(private readonly db: Pool, private readonly log: Logger, private readonly intervalMs = 250, private readonly maxBatch = 5_000) {}
 
   /** A run begins at `now` (epoch ms; the host reads the clock once for audit and metrics). */
   start(now: number, s: RunStart): Run {
