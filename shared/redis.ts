@@ -38,6 +38,7 @@ export function workerConnection(url: string, extra: RedisOptions = {}): Redis {
   return redis;
 }
 
+/** Deletes every key under `<prefix>:` (a queue prefix of its own; never anything else). */
 export async function deleteKeysWithPrefix(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url, { maxRetriesPerRequest: 3 });
   redis.on('error', () => {});
