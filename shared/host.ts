@@ -10,6 +10,7 @@ import { workerConnection } from './redis.ts';
 import { closeAll } from './shutdown.ts';
 import { errorMessage } from './errors.ts';
 import { CompletionLog } from './completion-log.ts';
+import { deadline } from './deadline.ts';
 
 /** Abort listeners one signal may carry before Node warns of a leak. */
 const SIGNAL_LISTENERS = 1_000;
@@ -80,9 +81,10 @@ export async function startHost(services: Services, jobs: readonly AnyJob[], opt
       // created since means the queue is busy again. (A producer's clock running ahead
       // merely leaves the rows to the interval.)
       if (queue.drainedAt && job.timestamp >= queue.drainedAt) queue.drainedAt = 0;
-      // AbortSignal.any is slow on Node 20; only combine when the job has its own time limit.
-      const signal = def.timeoutMs ? AbortSignal.any([shutdown.signal, AbortSignal.timeout(def.timeoutMs)]) : shutdown.signal;
-      if (signal !== shutdown.signal) setMaxListeners(SIGNAL_LISTENERS, signal);
+      // Only a job with a time limit of its own gets a signal of its own (shared/deadline.ts).
+      const limit = def.timeoutMs ? deadline(def.timeoutMs, shutdown.signal) : undefined;
+      const signal = limit?.signal ?? shutdown.signal;
+      if (limit) setMaxListeners(SIGNAL_LISTENERS, signal);
       const ctx = new RunContext(services, job, def.name, attempt, restarted, envelope.enqueuedBy, signal);
       try {
         const payload = validatePayload(def, envelope.payload);
@@ -111,6 +113,7 @@ export async function startHost(services: Services, jobs: readonly AnyJob[], opt
         ctx.log[final ? 'error' : 'warn']({ err, final }, final ? 'job failed' : 'job attempt failed; will retry');
         throw err;
       } finally {
+        limit?.clear();
         stats.observeDuration((run.finishedAt || Date.now()) - t0);
         stats.active--;
         if (--queue.running === 0 && queue.drainedAt) void audit.flush(false);

@@ -9,6 +9,7 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import type { LookupFunction } from 'node:net';
 import { addressRefusal, describeUrl, hostAllowed, type AddressPolicy } from './net-guard.ts';
+import { deadline } from './deadline.ts';
 
 export interface DownloadPolicy extends AddressPolicy {
   /** Host patterns ("cdn.example.com", "*.r2.dev"). */
@@ -159,24 +160,28 @@ function fetchHop(url: URL, pinned: { address: string; family: number }, policy:
 /** Downloads url under policy; throws DownloadError with a reason a person can act on. */
 export async function safeDownload(rawUrl: string, policy: DownloadPolicy): Promise<Download> {
   const maxRedirects = policy.maxRedirects ?? 3;
-  const deadline = AbortSignal.timeout(policy.timeoutMs);
-  const signal = policy.signal ? AbortSignal.any([policy.signal, deadline]) : deadline;
+  const limit = deadline(policy.timeoutMs, policy.signal);
+  const { signal } = limit;
   let current = rawUrl;
-  for (let hop = 0; ; hop++) {
-    const url = checkUrl(current, policy, hop);
-    try {
-      const pinned = await resolveChecked(url, policy);
-      signal.throwIfAborted();
-      const result = await fetchHop(url, pinned, policy, signal);
-      if ('body' in result) return { ...result, finalUrl: url.toString(), redirects: hop };
-      if (hop >= maxRedirects) throw new DownloadError('too-many-redirects', `more than ${maxRedirects} redirects`, true);
-      current = result.redirect;
-    } catch (err) {
-      if (err instanceof DownloadError) throw err;
-      if (deadline.aborted) throw new DownloadError('timeout', `download timed out after ${policy.timeoutMs} ms`, false);
-      if (signal.aborted) throw new DownloadError('aborted', 'download aborted', false);
-      const code = (err as { code?: string }).code;
-      throw new DownloadError('network', `${code ?? 'network error'} fetching ${describeUrl(url)}`, false);
+  try {
+    for (let hop = 0; ; hop++) {
+      const url = checkUrl(current, policy, hop);
+      try {
+        const pinned = await resolveChecked(url, policy);
+        signal.throwIfAborted();
+        const result = await fetchHop(url, pinned, policy, signal);
+        if ('body' in result) return { ...result, finalUrl: url.toString(), redirects: hop };
+        if (hop >= maxRedirects) throw new DownloadError('too-many-redirects', `more than ${maxRedirects} redirects`, true);
+        current = result.redirect;
+      } catch (err) {
+        if (err instanceof DownloadError) throw err;
+        if (limit.timedOut) throw new DownloadError('timeout', `download timed out after ${policy.timeoutMs} ms`, false);
+        if (signal.aborted) throw new DownloadError('aborted', 'download aborted', false);
+        const code = (err as { code?: string }).code;
+        throw new DownloadError('network', `${code ?? 'network error'} fetching ${describeUrl(url)}`, false);
+      }
     }
+  } finally {
+    limit.clear();
   }
 }

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { JobContext } from '../../shared/job.ts';
 import { PermanentJobError } from '../../shared/errors.ts';
+import { deadline } from '../../shared/deadline.ts';
 import type { ImportSource } from './index.ts';
 
 export interface OpenedSource {
@@ -100,16 +101,19 @@ export async function openSource(source: ImportSource, ctx: JobContext): Promise
     return { label, bytes: res.ContentLength, chunks: bounded(body, max, label), close: () => body.destroy() };
   }
   const label = `URL ${safeUrl(source.url)}`;
-  // One deadline for the whole download, and the job's own signal (shutdown, job timeout).
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.config.import.urlTimeoutMs)]);
+  // One deadline for the whole download, and the job's own signal (shutdown, job timeout);
+  // cleared once the body is done with (see shared/deadline.ts).
+  const limit = deadline(ctx.config.import.urlTimeoutMs, ctx.signal);
   let res: Response;
   try {
-    res = await fetch(source.url, { signal, redirect: 'follow' });
+    res = await fetch(source.url, { signal: limit.signal, redirect: 'follow' });
   } catch (err) {
+    limit.clear();
     if (ctx.signal.aborted) throw err;
-    throw new Error(`${label} could not be fetched: ${(err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message}`);
+    throw new Error(`${label} could not be fetched: ${limit.timedOut ? 'timed out' : (err as Error).message}`);
   }
   if (!res.ok || !res.body) {
+    limit.clear();
     await res.body?.cancel().catch(() => {});
     const message = `${label} answered HTTP ${res.status}`;
     // 4xx will not change on retry (except 408/429); 5xx might.
@@ -118,9 +122,11 @@ export async function openSource(source: ImportSource, ctx: JobContext): Promise
   }
   const length = Number(res.headers.get('content-length') ?? NaN);
   if (Number.isFinite(length) && length > max) {
+    limit.clear();
     await res.body.cancel().catch(() => {});
     throw tooLarge(label, max);
   }
   const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  body.once('close', () => limit.clear());
   return { label, bytes: Number.isFinite(length) ? length : undefined, chunks: bounded(body, max, label), close: () => body.destroy() };
 }

@@ -2,6 +2,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { sleep, type RateLimiter } from '../../shared/rate-limit.ts';
 import { PermanentJobError, errorMessage } from '../../shared/errors.ts';
 import { maskUrlCredentials } from '../../shared/redact.ts';
+import { deadline } from '../../shared/deadline.ts';
 import { parseProduct, type ProductRow, type Skipped, type Source } from './schemas.ts';
 import type { KicksdbMetrics } from './metrics.ts';
 
@@ -170,10 +171,12 @@ export class KicksdbClient {
       let retryAfterMs: number | undefined;
       let rateLimited = false;
       let counted = false;
+      // One limit for the answer, body included (see shared/deadline.ts).
+      const limit = deadline(this.o.timeoutMs, signal);
       try {
         const res = await fetch(url, {
           headers: { authorization: this.o.apiKey, accept: 'application/json' },
-          signal: AbortSignal.any([signal, AbortSignal.timeout(this.o.timeoutMs)]),
+          signal: limit.signal,
         });
         const quota = Number(res.headers.get('x-quota-current') ?? Number.NaN);
         if (Number.isFinite(quota)) metrics.quota.set(quota);
@@ -197,10 +200,12 @@ export class KicksdbClient {
       } catch (err) {
         if (err instanceof PermanentJobError) throw err;
         if (signal.aborted) throw signal.reason ?? err;
-        const timedOut = err instanceof Error && err.name === 'TimeoutError';
+        const timedOut = limit.timedOut;
         if (!counted) metrics.requests.inc({ source, endpoint, status: timedOut ? 'timeout' : 'network' });
         const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
         lastProblem = timedOut ? `no complete answer within ${this.o.timeoutMs} ms` : `network error: ${errorMessage(err)}${cause}`;
+      } finally {
+        limit.clear();
       }
       if (attempt >= maxRetries) break;
       const delayMs = retryAfterMs !== undefined ? retryAfterMs + Math.round(Math.random() * Math.min(1_000, retryAfterMs * 0.1)) : backoffMs(attempt, this.o.retryBaseMs);

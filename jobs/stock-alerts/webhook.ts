@@ -1,5 +1,6 @@
 // Delivers one digest to ALERT_WEBHOOK_URL. The URL itself is a secret (Slack puts the
 // credential in the path), so it never appears in errors or logs.
+import { deadline } from '../../shared/deadline.ts';
 
 export interface WebhookOptions {
   /** Attempts in total, the first included. */
@@ -34,15 +35,21 @@ function describe(err: unknown): string {
 }
 
 async function postOnce(url: string, body: string, timeoutMs: number, signal: AbortSignal): Promise<number> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'user-agent': 'stockroom-fleet/stock-alerts' },
-    body,
-    redirect: 'error',
-    signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-  });
-  // The answer is not used; drop it without buffering an unbounded body.
-  await res.body?.cancel().catch(() => {});
+  const limit = deadline(timeoutMs, signal); // see shared/deadline.ts
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'stockroom-fleet/stock-alerts' },
+      body,
+      redirect: 'error',
+      signal: limit.signal,
+    });
+    // The answer is not used; drop it without buffering an unbounded body.
+    await res.body?.cancel().catch(() => {});
+  } finally {
+    limit.clear();
+  }
   if (res.ok) return res.status;
   // 4xx other than 408/429 means the URL or the payload is wrong: retrying cannot help.
   const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
