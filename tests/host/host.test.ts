@@ -1,4 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { z } from 'zod';
 import { Queue } from 'bullmq';
 import { useTestFleet, waitFor } from '../helpers.ts';
@@ -30,12 +32,24 @@ const slow = defineJob({
   },
 });
 
+// A job with a time limit of its own that waits for its signal and nothing else.
+const limited = defineJob({
+  name: 'test-limited',
+  description: 'waits until its signal aborts',
+  schema: z.strictObject({}),
+  options: { attempts: 1 },
+  timeoutMs: 300,
+  handler: (_payload, ctx) => new Promise<never>((_resolve, reject) => {
+    ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+  }),
+});
+
 const fleet = useTestFleet({ SHUTDOWN_TIMEOUT_MS: '1000' });
 let services: Services;
 
 beforeAll(async () => {
   // Services whose registry knows the test job, on the file's database and prefix.
-  services = await createServices(fleet.config, [...allJobs, slow as AnyJob], { log: createLogger('silent'), buckets: false });
+  services = await createServices(fleet.config, [...allJobs, slow as AnyJob, limited as AnyJob], { log: createLogger('silent'), buckets: false });
   await fleet.db.query('CREATE TABLE host_effects (job_id text PRIMARY KEY, at timestamptz DEFAULT now())');
   await fleet.db.query('CREATE TABLE host_starts (id serial PRIMARY KEY, job_id text, attempt int, first_run boolean)');
   return () => services.close();
@@ -83,6 +97,21 @@ describe('worker host', () => {
     expect(audit.rows[0].error).toMatch(/interrupted by shutdown/);
     // The handler can tell the second run may find the first one's work half done.
     expect(await startsOf(id)).toEqual([[1, true], [1, false]]);
+  });
+
+  it('ends a job at its own time limit, also with the garbage collector running meanwhile', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const collect = setInterval(vm.runInNewContext('gc') as () => void, 20);
+    const host = await startHost(services, [limited as AnyJob]);
+    try {
+      const id = await services.producer.enqueue('test-limited', {});
+      const queue = services.producer.queue('test-limited');
+      await waitFor(async () => (await queue.getJobState(id)) === 'failed', { what: 'the job to fail at its time limit', timeoutMs: 5_000 });
+      expect((await queue.getJob(id))!.failedReason).toMatch(/timeout/);
+    } finally {
+      clearInterval(collect);
+      await host.close();
+    }
   });
 
   it('fails an invalid payload at once, naming the field, without retries', async () => {
