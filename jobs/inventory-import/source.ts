@@ -102,31 +102,33 @@ export async function openSource(source: ImportSource, ctx: JobContext): Promise
   }
   const label = `URL ${safeUrl(source.url)}`;
   // One deadline for the whole download, and the job's own signal (shutdown, job timeout);
-  // cleared once the body is done with (see shared/deadline.ts).
+  // cleared when the body closes, or at once when none is handed on (see shared/deadline.ts).
   const limit = deadline(ctx.config.import.urlTimeoutMs, ctx.signal);
-  let res: Response;
   try {
-    res = await fetch(source.url, { signal: limit.signal, redirect: 'follow' });
+    let res: Response;
+    try {
+      res = await fetch(source.url, { signal: limit.signal, redirect: 'follow' });
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      throw new Error(`${label} could not be fetched: ${limit.timedOut ? 'timed out' : (err as Error).message}`);
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel().catch(() => {});
+      const message = `${label} answered HTTP ${res.status}`;
+      // 4xx will not change on retry (except 408/429); 5xx might.
+      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new PermanentJobError(message);
+      throw new Error(message);
+    }
+    const length = Number(res.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(length) && length > max) {
+      await res.body.cancel().catch(() => {});
+      throw tooLarge(label, max);
+    }
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    body.once('close', () => limit.clear());
+    return { label, bytes: Number.isFinite(length) ? length : undefined, chunks: bounded(body, max, label), close: () => body.destroy() };
   } catch (err) {
     limit.clear();
-    if (ctx.signal.aborted) throw err;
-    throw new Error(`${label} could not be fetched: ${limit.timedOut ? 'timed out' : (err as Error).message}`);
+    throw err;
   }
-  if (!res.ok || !res.body) {
-    limit.clear();
-    await res.body?.cancel().catch(() => {});
-    const message = `${label} answered HTTP ${res.status}`;
-    // 4xx will not change on retry (except 408/429); 5xx might.
-    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new PermanentJobError(message);
-    throw new Error(message);
-  }
-  const length = Number(res.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(length) && length > max) {
-    limit.clear();
-    await res.body.cancel().catch(() => {});
-    throw tooLarge(label, max);
-  }
-  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-  body.once('close', () => limit.clear());
-  return { label, bytes: Number.isFinite(length) ? length : undefined, chunks: bounded(body, max, label), close: () => body.destroy() };
 }
