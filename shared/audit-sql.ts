@@ -143,11 +143,12 @@ function isoClock(): (ms: number) => string {
     const s = Math.floor(ms / 1000);
     if (s !== second) {
       second = s;
-      head = new Date(s * 1000).toISOString().slice(0, 20);
+      const iso = new Date(s * 1000).toISOString();
+      // "YYYY-MM-DDTHH:MM:SS.000Z" for years 0000-9999; other years take the long way below.
+      head = iso.length === 24 ? iso.slice(0, 20) : '';
     }
     const frac = ms - s * 1000;
-    // Whole milliseconds of years 0000-9999 (Date.now() gives nothing else); anything else the long way.
-    if (!Number.isInteger(frac) || head.length !== 20 || head[19] !== '.') return new Date(ms).toISOString();
+    if (!head || !Number.isInteger(frac)) return new Date(ms).toISOString();
     return `${head}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
   };
 }
